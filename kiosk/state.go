@@ -131,3 +131,9 @@ type Screen struct {
 	Lang  Lang
 	Lines [4]string
 }
+
+// MarshalText makes JSON show a state by its contract name.
+func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// MarshalText makes JSON show a language by its code.
+func (l Lang) MarshalText() ([]byte, error) { return []byte(l.String()), nil }

@@ -1,0 +1,212 @@
+package flow
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"unicode"
+	"unicode/utf8"
+
+	"tolem/kiosk"
+)
+
+var langs = []kiosk.Lang{kiosk.LangRU, kiosk.LangKK, kiosk.LangEN}
+
+// TestScreensFit renders every state in every language with the widest
+// content a customer can meet, and checks that no line passes 20
+// characters and nothing is left unfilled.
+func TestScreensFit(t *testing.T) {
+	longName := "Абдурахмангаджиева Гүлнәр Н."
+	sess := func(total kiosk.Money) *session {
+		return &session{Session: kiosk.Session{ID: "s", Phone: "+77011234567"}, total: total, counts: map[kiosk.Money]int{}}
+	}
+	type variant struct {
+		name string
+		set  func(f *Flow)
+	}
+	variants := map[kiosk.State][]variant{
+		kiosk.StateIdle: {{"plain", func(*Flow) {}}},
+		kiosk.StateEnterPhone: {
+			{"empty", func(f *Flow) {}},
+			{"full", func(f *Flow) { f.digits = "7011234567" }},
+			{"need ten", func(f *Flow) { f.digits = "701"; f.notice = notice{f.state, []text{tNeedTen}} }},
+			{"bad number", func(f *Flow) { f.digits = "7271234567"; f.notice = notice{f.state, []text{tBadNumber}} }},
+			{"not found", func(f *Flow) { f.digits = "7011234567"; f.notice = notice{f.state, []text{tNotFound}} }},
+			{"mismatch", func(f *Flow) { f.notice = notice{f.state, []text{tMismatch}} }},
+		},
+		kiosk.StateLookup: {{"plain", func(f *Flow) { f.phone = "+77011234567" }}},
+		kiosk.StateConfirm: {
+			{"short name", func(f *Flow) {
+				f.phone = "+77011234567"
+				f.wallet = kiosk.Wallet{Found: true, Name: "Нурлан К."}
+			}},
+			{"long name", func(f *Flow) { f.phone = "+77011234567"; f.wallet = kiosk.Wallet{Found: true, Name: longName} }},
+		},
+		kiosk.StateConfirmOffline: {
+			{"empty", func(f *Flow) {}},
+			{"full", func(f *Flow) { f.digits2 = "7011234567" }},
+			{"need ten", func(f *Flow) { f.notice = notice{f.state, []text{tNeedTen}} }},
+		},
+		kiosk.StateInsertCash: {
+			{"empty", func(f *Flow) { f.sess = sess(0) }},
+			{"some", func(f *Flow) { f.sess = sess(kiosk.Tenge(12500)) }},
+			{"199 800", func(f *Flow) { f.sess = sess(kiosk.Tenge(199800)) }},
+			{"max", func(f *Flow) { f.sess = sess(kiosk.Tenge(200000)); f.noRoom = true }},
+			{"rejected", func(f *Flow) { f.sess = sess(kiosk.Tenge(200000)); f.notice = notice{f.state, []text{tRejected}} }},
+			{"over max", func(f *Flow) { f.sess = sess(kiosk.Tenge(195000)); f.notice = notice{f.state, []text{tOverMax}} }},
+			{"no refund", func(f *Flow) {
+				f.sess = sess(kiosk.Tenge(195000))
+				f.notice = notice{f.state, []text{tNoRefund, tPressPay}}
+			}},
+		},
+		kiosk.StateCompleting: {{"max", func(f *Flow) { f.sess = sess(kiosk.Tenge(200000)) }}},
+		kiosk.StateDone: {
+			{"small", func(f *Flow) { f.lastTop = kiosk.TopUp{ID: "t", ReceiptNo: 1, Amount: kiosk.Tenge(200)} }},
+			{"max", func(f *Flow) { f.lastTop = kiosk.TopUp{ID: "t", ReceiptNo: 999_999_999, Amount: kiosk.Tenge(200000)} }},
+		},
+		kiosk.StateOutOfService: {
+			{"plain", func(f *Flow) {}},
+			{"starting", func(f *Flow) { f.reasons[ReasonStarting] = "x" }},
+			{"payment saved", func(f *Flow) { f.sess = sess(kiosk.Tenge(200000)) }},
+		},
+		kiosk.StateMaintenance: {{"plain", func(*Flow) {}}},
+	}
+	for _, st := range kiosk.States() {
+		vs, ok := variants[st]
+		if !ok {
+			t.Errorf("no screen variants for state %s", st)
+			continue
+		}
+		for _, l := range langs {
+			for _, v := range vs {
+				f := New(Config{}, Deps{})
+				f.state, f.lang = st, l
+				v.set(f)
+				scr := f.render()
+				if scr.State != st || scr.Lang != l {
+					t.Errorf("%s/%s/%s: screen labelled %s/%s", st, l, v.name, scr.State, scr.Lang)
+				}
+				blank := 0
+				for i, line := range scr.Lines {
+					if n := utf8.RuneCountInString(line); n > lineWidth {
+						t.Errorf("%s/%s/%s line %d has %d characters: %q", st, l, v.name, i+1, n, line)
+					}
+					if strings.Contains(line, "%!") || strings.Contains(line, "%s") || strings.Contains(line, "%d") {
+						t.Errorf("%s/%s/%s line %d badly formatted: %q", st, l, v.name, i+1, line)
+					}
+					if line == "" {
+						blank++
+					}
+				}
+				if blank == len(scr.Lines) {
+					t.Errorf("%s/%s/%s: blank screen", st, l, v.name)
+				}
+			}
+		}
+	}
+}
+
+func TestScreenContent(t *testing.T) {
+	f := New(Config{}, Deps{})
+	f.state, f.lang = kiosk.StateConfirm, kiosk.LangEN
+	f.phone = "+77011234567"
+	f.wallet = kiosk.Wallet{Found: true, Name: "Абдурахмангаджиева Гүлнәр Н."}
+	scr := f.render()
+	if scr.Lines[1] != "Абдурахмангаджиева Г" {
+		t.Errorf("long name shown as %q, want its first 20 characters", scr.Lines[1])
+	}
+	if scr.Lines[2] != "+7 (701) 123-45-67" {
+		t.Errorf("number shown as %q", scr.Lines[2])
+	}
+
+	f.state = kiosk.StateDone
+	f.lastTop = kiosk.TopUp{ID: "t", ReceiptNo: 1234, Amount: kiosk.Tenge(12500)}
+	for _, l := range langs {
+		f.lang = l
+		scr := f.render()
+		if !strings.Contains(scr.Lines[0], "12 500 ₸") || !strings.Contains(scr.Lines[1], "1234") {
+			t.Errorf("%s done screen %q lacks the amount or receipt", l, scr.Lines)
+		}
+		if !strings.Contains(strings.Join(scr.Lines[2:], " "), "30") {
+			t.Errorf("%s done screen %q lacks the 30 minutes", l, scr.Lines)
+		}
+	}
+}
+
+// TestTextsTable checks the translator's table itself: every line in all
+// three languages, within the width once filled, and each word in one
+// script (a Latin "a" or "o" inside a Cyrillic word looks right on a
+// terminal and wrong on the display).
+func TestTextsTable(t *testing.T) {
+	kazakh := "әғқңөұүһіӘҒҚҢӨҰҮҺІ"
+	usedKazakh := map[rune]bool{}
+	for id := tIdleTitle; id <= tService; id++ {
+		row, ok := texts[id]
+		if !ok {
+			t.Errorf("text %d has no row", id)
+			continue
+		}
+		for li, s := range row {
+			l := kiosk.Lang(li)
+			if s == "" {
+				t.Errorf("text %d has no %s", id, l)
+			}
+			filled := s
+			switch {
+			case strings.Contains(s, "%s"):
+				filled = fmt.Sprintf(s, kiosk.Tenge(200000))
+			case strings.Contains(s, "%d"):
+				filled = fmt.Sprintf(s, 999_999_999)
+			}
+			if n := utf8.RuneCountInString(filled); n > lineWidth {
+				t.Errorf("text %d in %s is %d characters filled: %q", id, l, n, filled)
+			}
+			for _, w := range strings.Fields(s) {
+				latin, cyr := false, false
+				for _, r := range w {
+					latin = latin || unicode.Is(unicode.Latin, r)
+					cyr = cyr || unicode.Is(unicode.Cyrillic, r)
+				}
+				if latin && cyr {
+					t.Errorf("text %d in %s mixes scripts in %q", id, l, w)
+				}
+			}
+			if l == kiosk.LangKK {
+				for _, r := range s {
+					if strings.ContainsRune(kazakh, r) {
+						usedKazakh[unicode.ToLower(r)] = true
+					}
+				}
+			}
+			if l == kiosk.LangEN {
+				for _, r := range s {
+					if unicode.Is(unicode.Cyrillic, r) {
+						t.Errorf("English text %d has Cyrillic: %q", id, s)
+						break
+					}
+				}
+			}
+		}
+	}
+	if len(usedKazakh) < 6 {
+		t.Errorf("the Kazakh texts use only %d of the Kazakh letters: are they typed with Russian look-alikes?", len(usedKazakh))
+	}
+	if _, ok := texts[tService+1]; ok {
+		t.Error("texts has a row past tService; extend the loop above")
+	}
+}
+
+func TestFit(t *testing.T) {
+	for in, want := range map[string]string{
+		"":                       "",
+		"Нурлан К.":              "Нурлан К.",
+		"a\nb\tc":                "a b c",
+		"12345678901234567890":   "12345678901234567890",
+		"1234567890123456789 12": "1234567890123456789",
+		"Абдурахмангаджиева Гүлнәр": "Абдурахмангаджиева Г",
+	} {
+		if got := fit(in); got != want {
+			t.Errorf("fit(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
