@@ -113,7 +113,7 @@ func (l *Ledger) CloseCollection(ctx context.Context, seal string, at time.Time)
 			fmtTime(at), seal, cid.String(), fmtTime(at), id); err != nil {
 			return err
 		}
-		if err := ensurePeriod(tx, at); err != nil {
+		if err := ensurePeriod(ctx, tx, at); err != nil {
 			return err
 		}
 		c, err = collectionWhere(ctx, tx, `id = ?`, id)
@@ -211,8 +211,8 @@ func (l *Ledger) UpdateCollectionSync(ctx context.Context, id string, state Coll
 
 // ensurePeriod opens a cassette period if none is open: at the very first
 // start, and after a collection.
-func ensurePeriod(tx *sql.Tx, at time.Time) error {
-	_, err := tx.Exec(`INSERT INTO cassette_periods (opened_at, updated_at)
+func ensurePeriod(ctx context.Context, tx *sql.Tx, at time.Time) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO cassette_periods (opened_at, updated_at)
 		SELECT ?, ? WHERE NOT EXISTS (SELECT 1 FROM cassette_periods WHERE closed_at IS NULL)`,
 		fmtTime(at), fmtTime(at))
 	return err

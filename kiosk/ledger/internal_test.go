@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -225,5 +226,25 @@ func TestTimesSortAsText(t *testing.T) {
 	got, err := parseTime(fmtTime(b))
 	if err != nil || !got.Equal(b) {
 		t.Fatalf("round trip %v, %v", got, err)
+	}
+}
+
+func TestPathWithURICharacters(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data #1 ?x=%20")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "ledger.db")
+	for range 2 { // create, then reopen through the quick_check
+		l, err := Open(testCtx(t), path, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("ledger not where it was asked: %v", err)
 	}
 }

@@ -153,7 +153,7 @@ func open(ctx context.Context, path string, opts Options, wparams []string) (*Le
 		l.log.Warn("ledger schema is newer than this release", "unknown_migrations", newer)
 	}
 	if err := l.write(ctx, "open "+path+": cassette period", func(tx *sql.Tx) error {
-		return ensurePeriod(tx, l.clock.Now())
+		return ensurePeriod(ctx, tx, l.clock.Now())
 	}); err != nil {
 		return fail(err)
 	}

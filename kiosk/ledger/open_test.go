@@ -281,3 +281,37 @@ func TestReopenKeepsEverything(t *testing.T) {
 		t.Fatalf("files %v", names)
 	}
 }
+
+// TestOpenAfterPowerCut opens a copy of the files taken while the ledger was
+// running, as a power cut leaves them: the WAL not yet checkpointed.
+func TestOpenAfterPowerCut(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "ledger.db")
+	l := ledgertest.MustOpenPath(t, src, ledger.Options{})
+	tu := topUpWith(t, l, "s1", kiosk.Tenge(1000), kiosk.Tenge(5000))
+	openSession(t, l, "s2")
+	stack(t, l, "s2", 1, kiosk.Tenge(2000))
+	escrow(t, l, "s2", 2, kiosk.Tenge(500))
+
+	dst := filepath.Join(t.TempDir(), "ledger.db")
+	for _, suffix := range []string{"", "-wal"} {
+		b, err := os.ReadFile(src + suffix)
+		must(t, err)
+		if suffix == "-wal" && len(b) == 0 {
+			t.Fatal("nothing in the WAL: the test does not simulate a power cut")
+		}
+		must(t, os.WriteFile(dst+suffix, b, 0o600))
+	}
+
+	c := ledgertest.MustOpenPath(t, dst, ledger.Options{})
+	ctx := ctxT(t)
+	got, _, err := c.TopUpByReceipt(ctx, 1)
+	must(t, err)
+	if !reflect.DeepEqual(got, tu) {
+		t.Fatalf("top-up after the power cut %+v, want %+v", got, tu)
+	}
+	rep, err := c.Recover(ctx, &kiosk.PowerUpReport{BillAt: kiosk.BillInStacker, Value: kiosk.Tenge(500)}, t0.Add(time.Hour))
+	must(t, err)
+	if len(rep.TopUps) != 1 || rep.TopUps[0].Amount != kiosk.Tenge(2500) || rep.TopUps[0].ReceiptNo != 2 {
+		t.Fatalf("recovery %+v, want receipt 2 of 2 500 ₸", rep)
+	}
+}
