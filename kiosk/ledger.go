@@ -3,6 +3,7 @@ package kiosk
 import (
 	"context"
 	"errors"
+	"strconv"
 	"time"
 )
 
@@ -53,6 +54,13 @@ type BillRecord struct {
 	Value     Money
 	State     BillState
 	At        time.Time
+}
+
+// BillID is the id of the seq-th bill of a session. Deriving it from the
+// session and the bill's place in it, rather than drawing a random one, is what
+// makes the same device event recorded twice land on the same row.
+func BillID(sessionID string, seq int) string {
+	return sessionID + "/" + strconv.Itoa(seq)
 }
 
 // BillCount is a number of bills of one value.

@@ -499,7 +499,7 @@ func (f *Flow) onEscrow(ev kiosk.AcceptorEvent) kiosk.State {
 	}
 	s.seq++
 	b := &bill{sess: s, rec: kiosk.BillRecord{
-		ID: fmt.Sprintf("%s-%d", s.ID, s.seq), SessionID: s.ID, Seq: s.seq,
+		ID: kiosk.BillID(s.ID, s.seq), SessionID: s.ID, Seq: s.seq,
 		Value: v, State: kiosk.BillEscrowed, At: f.now(),
 	}}
 	if err := f.d.Ledger.RecordEscrow(f.ctx, b.rec); err != nil {
@@ -582,7 +582,7 @@ func (f *Flow) strayStacked(v kiosk.Money) kiosk.State {
 	}
 	s.seq++
 	rec := kiosk.BillRecord{
-		ID: fmt.Sprintf("%s-%d", s.ID, s.seq), SessionID: s.ID, Seq: s.seq,
+		ID: kiosk.BillID(s.ID, s.seq), SessionID: s.ID, Seq: s.seq,
 		Value: v, State: kiosk.BillEscrowed, At: f.now(),
 	}
 	f.log.Error("acceptor stacked a bill it was not told to stack; adding it to the session",

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -22,9 +21,7 @@ const (
 
 // BillID is the id of the seq-th bill of a session: the same device event
 // recorded twice lands on the same row.
-func BillID(sessionID string, seq int) string {
-	return sessionID + "/" + strconv.Itoa(seq)
-}
+func BillID(sessionID string, seq int) string { return kiosk.BillID(sessionID, seq) }
 
 // OpenSession records a session as cash may start going in. Opening the same
 // session again is a no-op; the same id with another phone or offline flag is

@@ -1,0 +1,244 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/google/uuid"
+	"golang.org/x/term"
+
+	"tolem/devices/panel/simpanel"
+	"tolem/devices/simacceptor"
+	"tolem/kiosk"
+	"tolem/kiosk/config"
+	"tolem/kiosk/flow"
+	"tolem/kiosk/ledger"
+	"tolem/sync/bankapi"
+	"tolem/sync/bankapi/banksim"
+)
+
+type daemonOptions struct {
+	Config         *config.Config
+	Sim            bool
+	Headless       bool
+	Stdin          *os.File
+	Stdout, Stderr io.Writer
+	LedgerMaxBytes int64
+}
+
+// runDaemon wires the kiosk together and runs it until ctx ends. Only a
+// failure to start the basics (logging, the control socket) returns an error;
+// a broken ledger or acceptor keeps the daemon up and out of service, so that
+// a technician can see why on the console instead of a restart loop.
+func runDaemon(ctx context.Context, o daemonOptions) error {
+	cfg := o.Config
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	useTerminal := o.Sim && !o.Headless && o.Stdin != nil && term.IsTerminal(int(o.Stdin.Fd()))
+	logOut := o.Stderr
+	if useTerminal {
+		// The terminal panel owns the screen; the log goes beside the ledger.
+		f, err := os.OpenFile(filepath.Join(cfg.DataDir, "kioskd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o640)
+		if err != nil {
+			return fmt.Errorf("open log: %w", err)
+		}
+		defer f.Close()
+		logOut = f
+	}
+	log := newLogger(logOut, cfg.Log)
+	log.Info("kioskd starting", "version", version, "terminal", cfg.TerminalID, "data_dir", cfg.DataDir, "sim", o.Sim)
+
+	// The ledger first: without it no cash may be taken.
+	var led kiosk.Ledger
+	var realLedger *ledger.Ledger
+	l, err := ledger.Open(ctx, filepath.Join(cfg.DataDir, "ledger.db"), ledger.Options{Logger: log, MaxBytes: o.LedgerMaxBytes})
+	if err != nil {
+		log.Error("ledger unusable: the kiosk stays out of service; check the data dir's disk and permissions, then restart", "err", err)
+		led = brokenLedger{err: err}
+	} else {
+		realLedger = l
+		led = l
+		defer l.Close()
+	}
+
+	var wallets kiosk.WalletLookup
+	var acc kiosk.Acceptor
+	var feeder simpanel.BillFeeder
+	if o.Sim {
+		bank, err := startSimBank(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		defer bank.Close()
+		sa, err := simacceptor.New(simacceptor.Options{StateFile: filepath.Join(cfg.DataDir, "acceptor.json"), Log: log})
+		if err != nil {
+			return fmt.Errorf("simulated acceptor: %w", err)
+		}
+		acc, feeder = sa, sa
+	} else {
+		return errors.New("only --sim is wired so far")
+	}
+	defer acc.Close()
+
+	client, err := newBankClient(cfg, log)
+	if err != nil {
+		return err
+	}
+	wallets = client
+
+	panelSrv, err := simpanel.NewServer(cfg.Panel.Socket, log)
+	if err != nil {
+		return fmt.Errorf("panel socket: %w", err)
+	}
+	defer panelSrv.Close()
+	panelSrv.SetFeeder(feeder)
+
+	f := flow.New(flowConfig(cfg), flow.Deps{
+		Clock:    kiosk.SystemClock{},
+		Acceptor: acc,
+		Ledger:   led,
+		Wallets:  wallets,
+		Display:  panelSrv,
+		Log:      log,
+		NewID:    func() string { return uuid.NewString() },
+	})
+
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case k := <-panelSrv.Keys():
+				f.Key(k)
+			}
+		}
+	}()
+
+	ctl, err := startControl(cfg.Control.Socket, &controlState{flow: f, ledger: realLedger, acceptor: acc, log: log})
+	if err != nil {
+		return err
+	}
+	defer ctl.Close()
+
+	flowDone := make(chan error, 1)
+	go func() { flowDone <- f.Run(ctx) }()
+
+	if useTerminal {
+		screens, unsub := f.Subscribe()
+		defer unsub()
+		keys := make(chan kiosk.Key, 16)
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case k := <-keys:
+					f.Key(k)
+				}
+			}
+		}()
+		err := simpanel.RunTerminal(ctx, o.Stdin, o.Stdout, screens, keys, feeder, simpanel.TermOptions{})
+		if err != nil {
+			log.Error("terminal panel", "err", err)
+		}
+		cancel()
+	}
+	err = <-flowDone
+	log.Info("kioskd stopped")
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+func newLogger(w io.Writer, lc config.Log) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: lc.SlogLevel()}
+	if lc.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func flowConfig(cfg *config.Config) flow.Config {
+	return flow.Config{
+		MaxAmount:        cfg.Limits.MaxAmount,
+		PhonePrefixes:    cfg.Limits.PhonePrefixes,
+		OfflineMaxCount:  cfg.Limits.OfflineMaxCount,
+		OfflineMaxAmount: cfg.Limits.OfflineMaxAmount,
+		PhoneTimeout:     cfg.Flow.PhoneTimeout,
+		InsertTimeout:    cfg.Flow.InsertTimeout,
+		DoneTimeout:      cfg.Flow.DoneTimeout,
+		LookupTimeout:    cfg.Bank.LookupTimeout,
+	}
+}
+
+// startSimBank runs the bank sandbox on a loopback port with the sim wallets
+// and points the config at it.
+func startSimBank(ctx context.Context, cfg *config.Config, log *slog.Logger) (*banksim.Server, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("bank sandbox: %w", err)
+	}
+	srv, err := banksim.New(banksim.Options{
+		DBPath:    filepath.Join(cfg.DataDir, "banksim.db"),
+		Terminals: map[string][]byte{cfg.TerminalID: []byte(cfg.Bank.Secret)},
+		Wallets:   simWallets,
+		Log:       log.With("component", "banksim"),
+	})
+	if err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("bank sandbox: %w", err)
+	}
+	go srv.Start(ln)
+	cfg.Bank.URL = (&url.URL{Scheme: "http", Host: ln.Addr().String()}).String()
+	log.Info("bank sandbox listening", "url", cfg.Bank.URL)
+	return srv, nil
+}
+
+func newBankClient(cfg *config.Config, log *slog.Logger) (*bankapi.Client, error) {
+	secret, err := cfg.BankSecret()
+	if err != nil {
+		return nil, err
+	}
+	return bankapi.New(bankapi.Options{
+		BaseURL:    cfg.Bank.URL,
+		TerminalID: cfg.TerminalID,
+		Secret:     secret,
+		CAFile:     cfg.Bank.CAFile,
+		Timeout:    cfg.Bank.Timeout,
+		Clock:      kiosk.SystemClock{},
+		Log:        log.With("component", "bank"),
+	})
+}
+
+// brokenLedger stands in when the ledger cannot be opened: every write fails,
+// so the flow keeps the kiosk out of service and no cash is taken.
+type brokenLedger struct{ err error }
+
+func (b brokenLedger) fail() error { return fmt.Errorf("%w: %v", kiosk.ErrLedgerWrite, b.err) }
+
+func (b brokenLedger) OpenSession(context.Context, kiosk.Session) error      { return b.fail() }
+func (b brokenLedger) RecordEscrow(context.Context, kiosk.BillRecord) error  { return b.fail() }
+func (b brokenLedger) MarkStacked(context.Context, string, time.Time) error  { return b.fail() }
+func (b brokenLedger) MarkReturned(context.Context, string, time.Time) error { return b.fail() }
+func (b brokenLedger) CloseSession(context.Context, string, time.Time) error { return b.fail() }
+func (b brokenLedger) PendingRecovery(context.Context) (bool, error)         { return false, b.fail() }
+func (b brokenLedger) Queue(context.Context) (kiosk.QueueStats, error) {
+	return kiosk.QueueStats{}, b.fail()
+}
+func (b brokenLedger) Audit(context.Context, kiosk.AuditEntry) error { return b.fail() }
+func (b brokenLedger) CompleteTopUp(context.Context, string, time.Time) (kiosk.TopUp, error) {
+	return kiosk.TopUp{}, b.fail()
+}
+func (b brokenLedger) Recover(context.Context, *kiosk.PowerUpReport, time.Time) (kiosk.RecoveryReport, error) {
+	return kiosk.RecoveryReport{}, b.fail()
+}

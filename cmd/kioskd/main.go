@@ -1,0 +1,112 @@
+// Command kioskd is the tolem kiosk daemon: it reads the bill acceptor, the
+// keypad and the display, runs the top-up flow, journals every bill and top-up
+// in the SQLite ledger and (with the sync loop) delivers them to the bank.
+//
+//	kioskd --config /etc/tolem/kiosk.yaml   a kiosk on its hardware
+//	kioskd --sim                            the whole kiosk simulated in this terminal
+//	kioskd --check-config FILE              validate a config and exit
+//	kioskd -version                         print the version
+//
+// Exit codes: 0 clean stop; 1 runtime failure (systemd restarts it);
+// 2 bad flags or a bad config (systemd must not restart it in a loop:
+// RestartPreventExitStatus=2).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"tolem/kiosk/config"
+)
+
+// version is stamped by the Makefile with -ldflags "-X main.version=…".
+var version = "dev"
+
+// Exit codes, the contract with the supervisor.
+const (
+	exitOK        = 0
+	exitFailure   = 1
+	exitBadConfig = 2
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("kioskd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		configPath  = fs.String("config", "", "the kiosk's config `file` (YAML)")
+		checkConfig = fs.String("check-config", "", "validate the config `file` and exit")
+		sim         = fs.Bool("sim", false, "run the whole kiosk simulated on this machine: acceptor on a pty, bank sandbox on loopback, front panel in the terminal")
+		dataDir     = fs.String("data-dir", "", "with --sim: the data `dir` (default: the user cache dir's tolem-sim)")
+		headless    = fs.Bool("headless", false, "with --sim: no terminal panel, only the panel socket")
+		showVersion = fs.Bool("version", false, "print the version and exit")
+		ledgerMax   = fs.Int64("ledger-max-bytes", 0, "cap the ledger file at `n` bytes (0: no cap); simulates a full disk in tests")
+	)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitBadConfig
+	}
+	if *showVersion {
+		fmt.Fprintf(stdout, "kioskd %s\n", version)
+		return exitOK
+	}
+	if *checkConfig != "" {
+		if _, err := config.Load(*checkConfig); err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", *checkConfig, err)
+			return exitBadConfig
+		}
+		fmt.Fprintf(stdout, "%s: ok\n", *checkConfig)
+		return exitOK
+	}
+
+	opts := daemonOptions{
+		Stdin:          stdin,
+		Stdout:         stdout,
+		Stderr:         stderr,
+		Headless:       *headless,
+		LedgerMaxBytes: *ledgerMax,
+	}
+	switch {
+	case *sim && *configPath != "":
+		fmt.Fprintln(stderr, "kioskd: --sim and --config exclude each other")
+		return exitBadConfig
+	case *sim:
+		cfg, dir, err := simConfig(*dataDir)
+		if err != nil {
+			fmt.Fprintf(stderr, "kioskd: %v\n", err)
+			return exitFailure
+		}
+		opts.Config, opts.Sim = cfg, true
+		fmt.Fprintf(stderr, "kioskd %s: simulated kiosk, data in %s\n", version, dir)
+	case *configPath != "":
+		cfg, err := config.Load(*configPath)
+		if err != nil {
+			fmt.Fprintf(stderr, "kioskd: %v\n", err)
+			return exitBadConfig
+		}
+		opts.Config = cfg
+	default:
+		fmt.Fprintln(stderr, "kioskd: give --config FILE, or --sim to try the kiosk on this machine")
+		fs.Usage()
+		return exitBadConfig
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := runDaemon(ctx, opts); err != nil {
+		fmt.Fprintf(stderr, "kioskd: %v\n", err)
+		return exitFailure
+	}
+	return exitOK
+}
