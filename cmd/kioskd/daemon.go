@@ -34,6 +34,23 @@ type daemonOptions struct {
 	LedgerMaxBytes int64
 }
 
+// wiring is everything runDaemon built, handed to the parts that start
+// later (the outbox, the technician's doors) so that each can reach what it
+// needs without globals.
+type wiring struct {
+	cfg       *config.Config
+	log       *slog.Logger
+	sim       bool
+	started   time.Time
+	ledger    *ledger.Ledger // nil when the ledger could not be opened
+	ledgerErr error          // why, then
+	flow      *flow.Flow
+	acceptor  kiosk.Acceptor
+	bank      *bankapi.Client
+	banksim   *banksim.Server // only in --sim
+	outbox    outboxView      // set by startOutbox
+}
+
 // runDaemon wires the kiosk together and runs it until ctx ends. Only a
 // failure to start the basics (logging, the control socket) returns an error;
 // a broken ledger or acceptor keeps the daemon up and out of service, so that
@@ -56,29 +73,30 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 	}
 	log := newLogger(logOut, cfg.Log)
 	log.Info("kioskd starting", "version", version, "terminal", cfg.TerminalID, "data_dir", cfg.DataDir, "sim", o.Sim)
+	w := &wiring{cfg: cfg, log: log, sim: o.Sim, started: time.Now()}
 
 	// The ledger first: without it no cash may be taken.
 	var led kiosk.Ledger
-	var realLedger *ledger.Ledger
 	l, err := ledger.Open(ctx, filepath.Join(cfg.DataDir, "ledger.db"), ledger.Options{Logger: log, MaxBytes: o.LedgerMaxBytes})
 	if err != nil {
 		log.Error("ledger unusable: the kiosk stays out of service; check the data dir's disk and permissions, then restart", "err", err)
 		led = brokenLedger{err: err}
+		w.ledgerErr = err
 	} else {
-		realLedger = l
+		w.ledger = l
 		led = l
 		defer l.Close()
 	}
 
-	var wallets kiosk.WalletLookup
 	var acc kiosk.Acceptor
 	var feeder simpanel.BillFeeder
 	if o.Sim {
-		bank, err := startSimBank(ctx, cfg, log)
+		bank, err := startSimBank(cfg, log)
 		if err != nil {
 			return err
 		}
 		defer bank.Close()
+		w.banksim = bank
 		sa, err := simacceptor.New(simacceptor.Options{StateFile: filepath.Join(cfg.DataDir, "acceptor.json"), Log: log})
 		if err != nil {
 			return fmt.Errorf("simulated acceptor: %w", err)
@@ -88,12 +106,13 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 		return errors.New("only --sim is wired so far")
 	}
 	defer acc.Close()
+	w.acceptor = acc
 
 	client, err := newBankClient(cfg, log)
 	if err != nil {
 		return err
 	}
-	wallets = client
+	w.bank = client
 
 	panelSrv, err := simpanel.NewServer(cfg.Panel.Socket, log)
 	if err != nil {
@@ -106,28 +125,22 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 		Clock:    kiosk.SystemClock{},
 		Acceptor: acc,
 		Ledger:   led,
-		Wallets:  wallets,
+		Wallets:  client,
 		Display:  panelSrv,
 		Log:      log,
 		NewID:    func() string { return uuid.NewString() },
 	})
+	w.flow = f
+	go forwardKeys(ctx, panelSrv.Keys(), f)
 
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case k := <-panelSrv.Keys():
-				f.Key(k)
-			}
-		}
-	}()
-
-	ctl, err := startControl(cfg.Control.Socket, &controlState{flow: f, ledger: realLedger, acceptor: acc, log: log})
+	ob, err := startOutbox(ctx, w)
 	if err != nil {
 		return err
 	}
-	defer ctl.Close()
+	doors, err := startDoors(ctx, w)
+	if err != nil {
+		return err
+	}
 
 	flowDone := make(chan error, 1)
 	go func() { flowDone <- f.Run(ctx) }()
@@ -136,28 +149,42 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 		screens, unsub := f.Subscribe()
 		defer unsub()
 		keys := make(chan kiosk.Key, 16)
-		go func() {
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case k := <-keys:
-					f.Key(k)
-				}
-			}
-		}()
+		go forwardKeys(ctx, keys, f)
 		err := simpanel.RunTerminal(ctx, o.Stdin, o.Stdout, screens, keys, feeder, simpanel.TermOptions{})
 		if err != nil {
 			log.Error("terminal panel", "err", err)
 		}
 		cancel()
 	}
-	err = <-flowDone
+	select {
+	case <-ctx.Done():
+		err = <-flowDone
+	case err = <-flowDone:
+		cancel()
+	}
+	// The outbox goes last but one: its bounded final flush may still deliver
+	// what the flow completed in its last moments.
+	doors.Close()
+	ob.Close()
 	log.Info("kioskd stopped")
 	if err != nil && !errors.Is(err, context.Canceled) {
 		return err
 	}
 	return nil
+}
+
+func forwardKeys(ctx context.Context, keys <-chan kiosk.Key, f *flow.Flow) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case k, ok := <-keys:
+			if !ok {
+				return
+			}
+			f.Key(k)
+		}
+	}
 }
 
 func newLogger(w io.Writer, lc config.Log) *slog.Logger {
@@ -183,7 +210,7 @@ func flowConfig(cfg *config.Config) flow.Config {
 
 // startSimBank runs the bank sandbox on a loopback port with the sim wallets
 // and points the config at it.
-func startSimBank(ctx context.Context, cfg *config.Config, log *slog.Logger) (*banksim.Server, error) {
+func startSimBank(cfg *config.Config, log *slog.Logger) (*banksim.Server, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("bank sandbox: %w", err)
