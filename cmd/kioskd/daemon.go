@@ -144,6 +144,7 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 
 	flowDone := make(chan error, 1)
 	go func() { flowDone <- f.Run(ctx) }()
+	go superviseLoops(ctx, w, ob)
 
 	if useTerminal {
 		screens, unsub := f.Subscribe()
@@ -171,6 +172,24 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 		return err
 	}
 	return nil
+}
+
+// superviseLoops tells systemd the kiosk is ready once the flow's loop
+// answers, then keeps the watchdog fed while every loop makes progress.
+func superviseLoops(ctx context.Context, w *wiring, outbox any) {
+	loops := []liveness{{"flow", w.flow.Alive}}
+	if r, ok := w.acceptor.(activityReporter); ok {
+		loops = append(loops, liveness{"acceptor", staleAfter(r, 30*time.Second)})
+	}
+	if a, ok := outbox.(interface{ Alive(context.Context) error }); ok {
+		loops = append(loops, liveness{"outbox", a.Alive})
+	}
+	if err := checkLoops(ctx, loops, time.Minute); err != nil {
+		w.log.Error("not ready", "err", err)
+		return
+	}
+	notifyReady(w.log)
+	runWatchdog(ctx, w.log, loops)
 }
 
 func forwardKeys(ctx context.Context, keys <-chan kiosk.Key, f *flow.Flow) {

@@ -429,3 +429,25 @@ func (f *Flow) Status() Status {
 	defer f.mu.Unlock()
 	return f.status.clone()
 }
+
+// Alive returns nil once the loop has handled every input queued before the
+// call: proof, for the supervisor's watchdog, that the flow is not hung. It
+// fails when ctx ends first or the loop has stopped.
+func (f *Flow) Alive(ctx context.Context) error {
+	reply := make(chan barrierInfo, 1)
+	select {
+	case f.barrierC <- reply:
+	case <-f.stopped:
+		return errors.New("flow: stopped")
+	case <-ctx.Done():
+		return fmt.Errorf("flow: not answering: %w", ctx.Err())
+	}
+	select {
+	case <-reply:
+		return nil
+	case <-f.stopped:
+		return errors.New("flow: stopped")
+	case <-ctx.Done():
+		return fmt.Errorf("flow: not answering: %w", ctx.Err())
+	}
+}
