@@ -83,6 +83,42 @@ type Panel struct {
 	Socket string `yaml:"socket"`
 	// Lang is the language the attract screen starts in: ru, kk or en.
 	Lang string `yaml:"lang"`
+	// GPIO is the wiring of the hardware panel (kind gpio). Its pins are
+	// checked against the board by kioskd at start, where the board is known.
+	GPIO *GPIOPanel `yaml:"gpio"`
+}
+
+// GPIOPanel is the front panel on the board's pins, by periph.io names
+// (GPIO17 or P1_11). It mirrors devices/panel's config, which kioskd fills
+// from it: the config package may not import a driver.
+type GPIOPanel struct {
+	Display struct {
+		Kind      string `yaml:"kind"` // pcf8574 | gpio4
+		ROM       string `yaml:"rom"`  // a00 | a02 | cyrillic
+		I2CBus    string `yaml:"i2c_bus"`
+		I2CAddr   uint16 `yaml:"i2c_addr"`
+		RS        string `yaml:"rs"`
+		E         string `yaml:"e"`
+		D4        string `yaml:"d4"`
+		D5        string `yaml:"d5"`
+		D6        string `yaml:"d6"`
+		D7        string `yaml:"d7"`
+		Backlight string `yaml:"backlight"`
+	} `yaml:"display"`
+	Keypad struct {
+		Rows []string `yaml:"rows"`
+		Cols []string `yaml:"cols"`
+	} `yaml:"keypad"`
+	Buttons struct {
+		OK     string `yaml:"ok"`
+		Cancel string `yaml:"cancel"`
+		Back   string `yaml:"back"`
+		Lang   string `yaml:"lang"`
+	} `yaml:"buttons"`
+	LED          string        `yaml:"led"`
+	Door         string        `yaml:"door"`
+	DoorOpenHigh bool          `yaml:"door_open_high"`
+	Debounce     time.Duration `yaml:"debounce"`
 }
 
 // Language is Lang as a kiosk.Lang; Russian when Lang is not valid.

@@ -144,7 +144,7 @@ func TestParseGood(t *testing.T) {
 				}
 			}},
 		{"escrow off, json logs at debug, gpio panel in kazakh",
-			idYAML + bankYAML + "acceptor: {protocol: ccnet, port: /dev/ttyUSB0, escrow_hold: false, baud: 19200}\nlog: {level: debug, format: json}\npanel: {kind: gpio, lang: kk, socket: \"\"}\n",
+			idYAML + bankYAML + "acceptor: {protocol: ccnet, port: /dev/ttyUSB0, escrow_hold: false, baud: 19200}\nlog: {level: debug, format: json}\npanel: {kind: gpio, lang: kk, socket: \"\", gpio: {keypad: {rows: [GPIO5, GPIO6, GPIO13, GPIO19], cols: [GPIO26, GPIO16, GPIO20]}}}\n",
 			func(t *testing.T, c *Config) {
 				if c.Acceptor.EscrowHold || c.Acceptor.Baud != 19200 || c.Log.SlogLevel().String() != "DEBUG" || c.Panel.Language() != kiosk.LangKK {
 					t.Errorf("acceptor %+v log %+v panel %+v", c.Acceptor, c.Log, c.Panel)

@@ -23,6 +23,7 @@ func TestExampleParses(t *testing.T) {
 	want.Bank.URL, want.Bank.Secret = c.Bank.URL, c.Bank.Secret
 	want.Acceptor.Protocol, want.Acceptor.Port = c.Acceptor.Protocol, c.Acceptor.Port
 	want.Update.Keys = c.Update.Keys
+	want.Panel.GPIO = c.Panel.GPIO
 	wantConsole := DefaultConsole()
 	wantConsole.Port, wantConsole.Technicians = c.Console.Port, c.Console.Technicians
 	want.Console = wantConsole

@@ -64,6 +64,18 @@ func (c *Config) problems() problems {
 		socketPath(add, "panel.socket", p.Socket, "/run/tolem/panel.sock")
 	}
 	oneOf(add, "panel.lang", p.Lang, "ru", "kk", "en")
+	if p.Kind == PanelGPIO {
+		if p.GPIO == nil {
+			add("panel.gpio", "required with panel.kind gpio: the pins of the display, keypad, buttons, LED and door (see configs/kiosk.pi.yaml)")
+		} else {
+			if n := len(p.GPIO.Keypad.Rows); n != 4 {
+				add("panel.gpio.keypad.rows", "got %d pins, want 4 (one per keypad row)", n)
+			}
+			if n := len(p.GPIO.Keypad.Cols); n != 3 {
+				add("panel.gpio.keypad.cols", "got %d pins, want 3 (one per keypad column)", n)
+			}
+		}
+	}
 
 	if c.Console != nil {
 		c.Console.check(add)
