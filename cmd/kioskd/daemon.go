@@ -49,6 +49,7 @@ type wiring struct {
 	bank      *bankapi.Client
 	banksim   *banksim.Server // only in --sim
 	outbox    outboxView      // set by startOutbox
+	panel     *frontPanel     // display, keys, LED, door switch, self-test
 }
 
 // runDaemon wires the kiosk together and runs it until ctx ends. Only a
@@ -114,24 +115,27 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 	}
 	w.bank = client
 
-	panelSrv, err := simpanel.NewServer(cfg.Panel.Socket, log)
+	fp, err := openPanel(cfg, log, feeder)
 	if err != nil {
-		return fmt.Errorf("panel socket: %w", err)
+		return err
 	}
-	defer panelSrv.Close()
-	panelSrv.SetFeeder(feeder)
+	defer fp.closer.Close()
+	w.panel = fp
 
 	f := flow.New(flowConfig(cfg), flow.Deps{
 		Clock:    kiosk.SystemClock{},
 		Acceptor: acc,
 		Ledger:   led,
 		Wallets:  client,
-		Display:  panelSrv,
+		Display:  fp.display,
+		Light:    fp.light,
 		Log:      log,
 		NewID:    func() string { return uuid.NewString() },
 	})
 	w.flow = f
-	go forwardKeys(ctx, panelSrv.Keys(), f)
+	if fp.keys != nil {
+		go forwardKeys(ctx, fp.keys, f)
+	}
 
 	ob, err := startOutbox(ctx, w)
 	if err != nil {
@@ -190,6 +194,25 @@ func superviseLoops(ctx context.Context, w *wiring, outbox any) {
 	}
 	notifyReady(w.log)
 	runWatchdog(ctx, w.log, loops)
+}
+
+// openPanel opens the front panel the config names. In sim, BILL lines on
+// the panel socket reach the simulated acceptor through feeder.
+func openPanel(cfg *config.Config, log *slog.Logger, feeder simpanel.BillFeeder) (*frontPanel, error) {
+	switch cfg.Panel.Kind {
+	case config.PanelGPIO:
+		return openGPIOPanel(cfg, log)
+	case config.PanelNone:
+		return &frontPanel{display: noDisplay{log}, closer: nopCloser{}}, nil
+	}
+	srv, err := simpanel.NewServer(cfg.Panel.Socket, log)
+	if err != nil {
+		return nil, fmt.Errorf("panel socket: %w", err)
+	}
+	if feeder != nil {
+		srv.SetFeeder(feeder)
+	}
+	return &frontPanel{display: srv, keys: srv.Keys(), closer: srv}, nil
 }
 
 func forwardKeys(ctx context.Context, keys <-chan kiosk.Key, f *flow.Flow) {
