@@ -16,7 +16,7 @@ export CGO_ENABLED ?= 0
 .PHONY: help build run test test-short bench check fmt vet staticcheck cross clean fuzz
 
 help: ## list the targets
-	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 build: ## build every command into bin/
 	@mkdir -p $(BIN)
@@ -67,3 +67,5 @@ cross: ## kioskd and kioskctl for linux arm v6, arm v7, arm64 and amd64 into dis
 
 clean: ## remove build output
 	rm -rf $(BIN) $(DIST)
+
+include release.mk

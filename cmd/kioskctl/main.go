@@ -1,13 +1,19 @@
 // Command kioskctl is the technician's and the fleet's tool on the kiosk
-// itself (over SSH): it talks to kioskd over its control socket.
+// itself (over SSH). It runs the technician console's commands in kioskd over
+// its control socket, without the PIN: whoever may use the socket (mode
+// 0660, the kiosk's group) is trusted, and the audit names their unix user.
 //
-//	kioskctl [--socket PATH] status [--json]
+//	kioskctl [--socket PATH] <command> [args] [--json]   a console command (kioskctl help lists them)
+//	kioskctl pin-hash                                    hash a technician's PIN for the config
+//	kioskctl update apply|verify|status|recover|arch …   signed release updates
 //
-// Exit codes: 0 success; 1 the daemon could not be reached or answered an
-// error; 2 bad usage.
+// Exit codes: the command's own (0 success, 1 failed, 2 bad usage, 130
+// stopped by Ctrl-C); 1 also when kioskd cannot be reached.
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -17,66 +23,100 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
+	"os/user"
 	"strings"
+	"syscall"
 	"time"
+
+	"golang.org/x/term"
+
+	"tolem/kiosk/console"
 )
 
 var version = "dev"
 
 const defaultSocket = "/run/tolem/control.sock"
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+// Exit codes of kioskctl itself; a console command's exit code is passed on.
+const (
+	ctlOK          = 0
+	ctlFailed      = 1
+	ctlUsage       = 2
+	ctlInterrupted = 130
+)
 
-func run(args []string, stdout, stderr io.Writer) int {
+// streamProtocol is the Upgrade token of kioskd's interactive commands.
+const streamProtocol = "tolem-console"
+
+func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: kioskctl [--socket PATH] <command> [args] [--json]
+
+console commands (run in kioskd; every one takes --json):
+  help [command]            list the commands, or explain one
+  status                    service state, acceptor, cassette, queue, bank, version, disk
+  acceptor                  the bill acceptor
+  queue                     top-ups waiting for the bank
+  txn <receipt_no>          one top-up with its bills
+  review                    uncertain and suspense bills, refused top-ups
+  retry <receipt_no|id|all> send again now
+  service [on|off]          back in service, or out of service (kept across restarts)
+  collect [--seal N --yes]  encashment
+  test display|keys|acceptor
+  log [n]                   the audit log
+  config                    the running config, secrets as ***
+  door                      the service door and its alarm
+
+on this machine:
+  pin-hash                  read a PIN twice and print its bcrypt hash for console.technicians
+  update …                  signed release updates (kioskctl update -h)
+
+`)
+}
+
+func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("kioskctl", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	socket := fs.String("socket", envOr("TOLEM_CONTROL_SOCKET", defaultSocket), "kioskd's control `socket`")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: kioskctl [--socket PATH] <command> [--json]\n\ncommands:\n  status   service state, acceptor, queue, version")
+		usage(stderr)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return 2
+		if errors.Is(err, flag.ErrHelp) {
+			return ctlOK
+		}
+		return ctlUsage
 	}
 	if *showVersion {
 		fmt.Fprintf(stdout, "kioskctl %s\n", version)
-		return 0
+		return ctlOK
 	}
 	rest := fs.Args()
 	if len(rest) == 0 {
 		fs.Usage()
-		return 2
+		return ctlUsage
 	}
-	jsonOut := false
-	var words []string
-	for _, a := range rest {
-		if a == "--json" || a == "-json" {
-			jsonOut = true
-			continue
-		}
-		words = append(words, a)
+	switch rest[0] {
+	case "update":
+		return runUpdate(rest[1:], stdout, stderr)
+	case "pin-hash":
+		return pinHash(rest[1:], stdin, stdout, stderr)
+	case "version":
+		fmt.Fprintf(stdout, "kioskctl %s\n", version)
+		return ctlOK
 	}
-	c := newClient(*socket)
-	switch words[0] {
-	case "status":
-		var st map[string]any
-		raw, err := c.get("/v1/status", &st)
-		if err != nil {
-			fmt.Fprintf(stderr, "kioskctl: %v\n", err)
-			return 1
-		}
-		if jsonOut {
-			stdout.Write(raw)
-			return 0
-		}
-		printStatus(stdout, st)
-		return 0
-	default:
-		fmt.Fprintf(stderr, "kioskctl: unknown command %q\n", words[0])
-		fs.Usage()
-		return 2
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	code, err := newClient(*socket).command(ctx, rest, stdin, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "kioskctl: %v\n", err)
+		return ctlFailed
 	}
+	return code
 }
 
 func envOr(key, def string) string {
@@ -86,6 +126,20 @@ func envOr(key, def string) string {
 	return def
 }
 
+// sshUser is who the request says runs it; kioskd trusts the socket's peer
+// credentials over it, and uses it only to name the person behind sudo.
+func sshUser() string {
+	for _, k := range []string{"SUDO_USER", "USER", "LOGNAME"} {
+		if v := os.Getenv(k); v != "" {
+			return v
+		}
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return "unknown"
+}
+
 type client struct {
 	socket string
 	http   *http.Client
@@ -93,50 +147,250 @@ type client struct {
 
 func newClient(socket string) *client {
 	return &client{socket: socket, http: &http.Client{
-		Timeout: 10 * time.Second,
-		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", socket)
-		}},
+		// No overall timeout: a collect waits for a customer, then for the
+		// technician; Ctrl-C ends it.
+		Transport: &http.Transport{
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				d := net.Dialer{Timeout: 5 * time.Second}
+				return d.DialContext(ctx, "unix", socket)
+			},
+			DisableKeepAlives: true,
+		},
 	}}
 }
 
-func (c *client) get(path string, v any) ([]byte, error) {
-	resp, err := c.http.Get("http://kioskd" + path)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) || strings.Contains(err.Error(), "no such file") || strings.Contains(err.Error(), "connection refused") {
-			return nil, fmt.Errorf("kioskd is not running, or its control socket is not %s (set --socket): %w", c.socket, err)
-		}
-		return nil, err
+func (c *client) unreachable(err error) error {
+	if errors.Is(err, syscall.ENOENT) || errors.Is(err, syscall.ECONNREFUSED) {
+		return fmt.Errorf("kioskd is not running, or its control socket is not %s (set --socket or TOLEM_CONTROL_SOCKET): %w", c.socket, err)
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return nil, err
+	if errors.Is(err, syscall.EACCES) {
+		return fmt.Errorf("no permission on %s: log in as a member of the kiosk's group: %w", c.socket, err)
 	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("kioskd answered %s: %s", resp.Status, strings.TrimSpace(string(raw)))
-	}
-	return raw, json.Unmarshal(raw, v)
+	return err
 }
 
-func printStatus(w io.Writer, st map[string]any) {
-	fmt.Fprintf(w, "state     %v\n", st["state"])
-	if r, ok := st["reasons"].([]any); ok && len(r) > 0 {
-		fmt.Fprintf(w, "reasons   %v\n", r)
+// frame is one line of kioskd's command stream.
+type frame struct {
+	Out       string  `json:"out,omitempty"`
+	Prompt    string  `json:"prompt,omitempty"`
+	Echo      bool    `json:"echo,omitempty"`
+	Exit      *int    `json:"exit,omitempty"`
+	Line      *string `json:"line,omitempty"`
+	Interrupt bool    `json:"interrupt,omitempty"`
+	EOF       bool    `json:"eof,omitempty"`
+}
+
+// command runs args in kioskd and returns its exit code. The command's
+// questions are answered from stdin; Ctrl-C is passed on (a second one
+// gives up at once).
+func (c *client) command(ctx context.Context, args []string, stdin *os.File, stdout io.Writer) (int, error) {
+	body, _ := json.Marshal(map[string]any{"args": args, "actor": "ssh:" + sshUser()})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://kioskd/v1/command", bytes.NewReader(body))
+	if err != nil {
+		return 0, err
 	}
-	fmt.Fprintf(w, "version   %v (up %vs)\n", st["version"], st["uptime_s"])
-	fmt.Fprintf(w, "ledger    %v\n", st["ledger"])
-	if a, ok := st["acceptor"].(map[string]any); ok {
-		fmt.Fprintf(w, "acceptor  %v %v serial %v, %v, ready=%v\n", a["protocol"], a["model"], a["serial"], a["state"], a["ready"])
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Connection", "Upgrade")
+	req.Header.Set("Upgrade", streamProtocol)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, c.unreachable(err)
 	}
-	if q, ok := st["queue"].(map[string]any); ok {
-		fmt.Fprintf(w, "queue     unsent %v, pending %v, review %v\n", q["unsent"], q["pending"], q["review"])
+	defer resp.Body.Close()
+	switch resp.StatusCode {
+	case http.StatusSwitchingProtocols:
+	case http.StatusOK:
+		// A kioskd that answers in one piece.
+		var r struct {
+			Output string `json:"output"`
+			Exit   int    `json:"exit"`
+		}
+		if err := json.NewDecoder(io.LimitReader(resp.Body, 8<<20)).Decode(&r); err != nil {
+			return 0, fmt.Errorf("kioskd's answer: %w", err)
+		}
+		io.WriteString(stdout, r.Output)
+		return r.Exit, nil
+	default:
+		raw, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+		return 0, fmt.Errorf("kioskd answered %s: %s", resp.Status, strings.TrimSpace(string(raw)))
 	}
-	if s, ok := st["screen"].([]any); ok {
-		fmt.Fprintln(w, "screen")
-		for _, l := range s {
-			fmt.Fprintf(w, "  |%-20v|\n", l)
+	rwc, ok := resp.Body.(io.ReadWriteCloser)
+	if !ok {
+		return 0, errors.New("kioskd's stream cannot be written to")
+	}
+	return stream(rwc, stdin, stdout)
+}
+
+// stream plays kioskd's side of a command to the technician and theirs
+// back.
+func stream(rwc io.ReadWriteCloser, stdin *os.File, stdout io.Writer) (int, error) {
+	enc := json.NewEncoder(rwc)
+	frames := make(chan frame)
+	readErr := make(chan error, 1)
+	go func() {
+		dec := json.NewDecoder(rwc)
+		for {
+			var f frame
+			if err := dec.Decode(&f); err != nil {
+				readErr <- err
+				return
+			}
+			frames <- f
+		}
+	}()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+
+	in := newLineReader(stdin)
+	var answers <-chan lineResult
+	interrupts := 0
+	for {
+		select {
+		case f := <-frames:
+			switch {
+			case f.Exit != nil:
+				return *f.Exit, nil
+			case f.Prompt != "":
+				io.WriteString(stdout, f.Prompt)
+				answers = in.ask(f.Echo)
+			default:
+				io.WriteString(stdout, f.Out)
+			}
+		case a := <-answers:
+			answers = nil
+			in.pending = false
+			if a.err != nil {
+				enc.Encode(frame{EOF: true})
+				continue
+			}
+			if !in.terminal() {
+				// Nobody saw it typed: show the answer after its question.
+				io.WriteString(stdout, a.line+"\n")
+			}
+			enc.Encode(frame{Line: &a.line})
+		case <-sigs:
+			interrupts++
+			if interrupts > 1 {
+				rwc.Close()
+				return ctlInterrupted, nil
+			}
+			if answers != nil {
+				// The read under way answers the next question, if any.
+				io.WriteString(stdout, "^C\n")
+				answers = nil
+			}
+			enc.Encode(frame{Interrupt: true})
+		case err := <-readErr:
+			if interrupts > 0 {
+				return ctlInterrupted, nil
+			}
+			return 0, fmt.Errorf("kioskd ended the command without an exit code: %w", err)
 		}
 	}
+}
+
+type lineResult struct {
+	line string
+	err  error
+}
+
+// lineReader reads the technician's answers in a goroutine of its own, so
+// that a Ctrl-C or the end of the command is seen while it waits.
+type lineReader struct {
+	f   *os.File
+	rd  *bufio.Reader
+	req chan bool
+	res chan lineResult
+	// pending is set while a read is under way.
+	pending bool
+}
+
+func newLineReader(f *os.File) *lineReader {
+	return &lineReader{f: f, rd: bufio.NewReader(f)}
+}
+
+func (l *lineReader) terminal() bool { return term.IsTerminal(int(l.f.Fd())) }
+
+func (l *lineReader) ask(echo bool) <-chan lineResult {
+	if l.req == nil {
+		l.req, l.res = make(chan bool), make(chan lineResult, 1)
+		go l.loop()
+	}
+	if !l.pending {
+		l.req <- echo
+		l.pending = true
+	}
+	return l.res
+}
+
+func (l *lineReader) loop() {
+	for echo := range l.req {
+		if !echo && term.IsTerminal(int(l.f.Fd())) {
+			b, err := term.ReadPassword(int(l.f.Fd()))
+			fmt.Fprintln(os.Stdout)
+			l.res <- lineResult{string(b), err}
+			continue
+		}
+		s, err := l.rd.ReadString('\n')
+		if err != nil && s == "" {
+			l.res <- lineResult{err: err}
+			continue
+		}
+		l.res <- lineResult{line: strings.TrimRight(s, "\r\n")}
+	}
+}
+
+// pinHash reads a PIN twice (without echo on a terminal; from stdin's
+// lines otherwise) and prints its bcrypt hash, the pin_hash of a
+// technician in the config.
+func pinHash(args []string, stdin *os.File, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		fmt.Fprintln(stderr, "usage: kioskctl pin-hash   (the PIN is read from the terminal, or from stdin)")
+		return ctlUsage
+	}
+	var pin, again string
+	if term.IsTerminal(int(stdin.Fd())) {
+		read := func(prompt string) (string, error) {
+			fmt.Fprint(stderr, prompt)
+			b, err := term.ReadPassword(int(stdin.Fd()))
+			fmt.Fprintln(stderr)
+			return string(b), err
+		}
+		var err error
+		if pin, err = read("PIN: "); err == nil {
+			again, err = read("PIN again: ")
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "kioskctl: read PIN: %v\n", err)
+			return ctlFailed
+		}
+	} else {
+		sc := bufio.NewScanner(stdin)
+		if sc.Scan() {
+			pin = strings.TrimRight(sc.Text(), "\r")
+		}
+		again = pin
+		if sc.Scan() {
+			again = strings.TrimRight(sc.Text(), "\r")
+		}
+		if err := sc.Err(); err != nil {
+			fmt.Fprintf(stderr, "kioskctl: read PIN: %v\n", err)
+			return ctlFailed
+		}
+	}
+	if pin != again {
+		fmt.Fprintln(stderr, "kioskctl: the two PINs differ; nothing printed")
+		return ctlFailed
+	}
+	h, err := console.HashPIN(pin)
+	if err != nil {
+		fmt.Fprintf(stderr, "kioskctl: %v\n", err)
+		return ctlUsage
+	}
+	fmt.Fprintln(stdout, h)
+	if f, ok := stdout.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprintf(stderr, "Put it in console.technicians, quoted: pin_hash: \"%s\"\n", h)
+	}
+	return ctlOK
 }

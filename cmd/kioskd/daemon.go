@@ -16,7 +16,6 @@ import (
 	"golang.org/x/term"
 
 	"tolem/devices/panel/simpanel"
-	"tolem/devices/simacceptor"
 	"tolem/kiosk"
 	"tolem/kiosk/config"
 	"tolem/kiosk/flow"
@@ -32,6 +31,7 @@ type daemonOptions struct {
 	Stdin          *os.File
 	Stdout, Stderr io.Writer
 	LedgerMaxBytes int64
+	SimAcceptor    string // ccnet (emulator on a pty) or inproc
 }
 
 // wiring is everything runDaemon built, handed to the parts that start
@@ -98,13 +98,18 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 		}
 		defer bank.Close()
 		w.banksim = bank
-		sa, err := simacceptor.New(simacceptor.Options{StateFile: filepath.Join(cfg.DataDir, "acceptor.json"), Log: log})
+		a, f, closeEmu, err := startSimAcceptor(cfg, log, o.SimAcceptor)
 		if err != nil {
-			return fmt.Errorf("simulated acceptor: %w", err)
+			return err
 		}
-		acc, feeder = sa, sa
+		defer closeEmu()
+		acc, feeder = a, f
 	} else {
-		return errors.New("only --sim is wired so far")
+		a, err := openAcceptor(cfg, log)
+		if err != nil {
+			return err
+		}
+		acc = a
 	}
 	defer acc.Close()
 	w.acceptor = acc

@@ -30,8 +30,7 @@ func TestSimFullDiskGoesOutOfServiceAndLosesNothing(t *testing.T) {
 
 	stacked := 0
 	for range 400 {
-		k.send("BILL 200")
-		s := k.waitScreen("the bill settled", func(s screenMsg) bool {
+		s := k.insertBill(200, "the bill settled", func(s screenMsg) bool {
 			return s.State == "out_of_service" || screenHas(s, kiosk.Tenge(int64(200*(stacked+1))).String())
 		})
 		if s.State == "out_of_service" {

@@ -157,6 +157,40 @@ func (k *simKiosk) waitScreen(what string, ok func(screenMsg) bool) screenMsg {
 	}
 }
 
+// insertBill feeds a banknote and waits for the screen ok accepts. The
+// acceptor takes a bill only once the flow has enabled it, a few polls after
+// insert_cash shows, as a customer at the slot would find: a bill offered
+// too early (ERR) is offered again.
+func (k *simKiosk) insertBill(tenge int64, what string, ok func(screenMsg) bool) screenMsg {
+	k.t.Helper()
+	deadline := time.Now().Add(45 * time.Second)
+	k.send(fmt.Sprintf("BILL %d", tenge))
+	for {
+		k.conn.SetReadDeadline(deadline)
+		line, err := k.rd.ReadString('\n')
+		if err != nil {
+			k.t.Fatalf("waiting for %s (last screen %s %q): %v", what, k.last.State, k.last.Lines, err)
+		}
+		if strings.HasPrefix(line, "ERR ") {
+			time.Sleep(100 * time.Millisecond)
+			k.send(fmt.Sprintf("BILL %d", tenge))
+			continue
+		}
+		rest, found := strings.CutPrefix(line, "SCREEN ")
+		if !found {
+			continue
+		}
+		var s screenMsg
+		if err := json.Unmarshal([]byte(rest), &s); err != nil {
+			k.t.Fatalf("bad SCREEN line %q: %v", line, err)
+		}
+		k.last = s
+		if ok(s) {
+			return s
+		}
+	}
+}
+
 func (k *simKiosk) waitState(state string) screenMsg {
 	k.t.Helper()
 	return k.waitScreen(state, func(s screenMsg) bool { return s.State == state })
@@ -234,10 +268,8 @@ func TestSimTopUpThroughPanelSocket(t *testing.T) {
 	dir := shortDir(t)
 	k := startSim(t, dir)
 	k.toInsertCash()
-	k.send("BILL 1000")
-	k.waitScreen("1 000 ₸ inserted", func(s screenMsg) bool { return screenHas(s, "1 000 ₸") })
-	k.send("BILL 2000")
-	k.waitScreen("3 000 ₸ inserted", func(s screenMsg) bool { return screenHas(s, "3 000 ₸") })
+	k.insertBill(1000, "1 000 ₸ inserted", func(s screenMsg) bool { return screenHas(s, "1 000 ₸") })
+	k.insertBill(2000, "3 000 ₸ inserted", func(s screenMsg) bool { return screenHas(s, "3 000 ₸") })
 	k.send("KEY OK")
 	done := k.waitState("done")
 	if !screenHas(done, "3 000 ₸") {
@@ -268,8 +300,7 @@ func TestSimKilledMidSessionRecoversTheMoney(t *testing.T) {
 	dir := shortDir(t)
 	k := startSim(t, dir)
 	k.toInsertCash()
-	k.send("BILL 5000")
-	k.waitScreen("5 000 ₸ inserted", func(s screenMsg) bool { return screenHas(s, "5 000 ₸") })
+	k.insertBill(5000, "5 000 ₸ inserted", func(s screenMsg) bool { return screenHas(s, "5 000 ₸") })
 	k.kill()
 
 	k2 := startSim(t, dir)

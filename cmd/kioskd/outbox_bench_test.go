@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"tolem/kiosk"
+	"tolem/kiosk/ledger"
+	"tolem/kiosk/ledger/ledgertest"
+	"tolem/sync/bankapi/banksim"
+	"tolem/sync/outbox"
+)
+
+// BenchmarkOutboxEscrowLatency times the write a customer waits on with a
+// bill in escrow (RecordEscrow, before STACK) while the outbox is idle, and
+// while it writes as fast as it can: 500 first sends (a stored body and an
+// outcome each), then status polls of 500 top-ups the bank keeps pending,
+// each poll an outcome written to the same ledger. The ledger has one
+// writing connection, so the escrow record waits for at most the outbox's
+// transaction in progress; the figures show how long that is.
+//
+//	go test -run '^$' -bench OutboxEscrowLatency -benchtime 2000x -count 3 ./cmd/kioskd/
+func BenchmarkOutboxEscrowLatency(b *testing.B) {
+	for _, c := range []struct {
+		name   string
+		outbox bool
+	}{{"outbox_idle", false}, {"outbox_writing", true}} {
+		b.Run(c.name, func(b *testing.B) {
+			l := ledgertest.MustOpenPath(b, filledLedger(b, b.TempDir()), ledger.Options{})
+			ctx := context.Background()
+			const sid = "escrow-bench"
+			if err := l.OpenSession(ctx, kiosk.Session{ID: sid, Phone: "+77011234567", OpenedAt: time.Now()}); err != nil {
+				b.Fatal(err)
+			}
+			var ob *outbox.Outbox
+			if c.outbox {
+				bank := newTestBank(b, banksim.Faults{PendingRate: 1, CreditDelay: time.Hour})
+				ob = runTestOutbox(b, l, bank.URL(), nil, func(o *outbox.Options) {
+					o.BatchSize = outbox.MaxBatch
+					o.PollAfter, o.MaxBackoff = 10*time.Millisecond, 40*time.Millisecond
+				})
+				for ob.Status().Counts.Requests < 2 {
+					time.Sleep(time.Millisecond)
+				}
+			}
+			lat := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for i := range b.N {
+				start := time.Now()
+				err := l.RecordEscrow(ctx, kiosk.BillRecord{SessionID: sid, Seq: i + 1, Value: kiosk.Tenge(1000), At: start})
+				lat = append(lat, time.Since(start))
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			slices.Sort(lat)
+			pct := func(p float64) float64 {
+				return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))]) / float64(time.Millisecond)
+			}
+			b.ReportMetric(pct(0.50), "p50-ms")
+			b.ReportMetric(pct(0.99), "p99-ms")
+			b.ReportMetric(float64(lat[len(lat)-1])/float64(time.Millisecond), "max-ms")
+			if ob != nil {
+				ob.Close()
+				st := ob.Status()
+				b.ReportMetric(float64(st.Counts.Requests), "outbox-requests")
+			}
+		})
+	}
+}

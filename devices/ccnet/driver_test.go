@@ -1,0 +1,807 @@
+package ccnet_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"tolem/devices/ccnet"
+	"tolem/devices/ccnet/ccnettest"
+	"tolem/kiosk"
+)
+
+// The machine running the tests may be busy: waits are generous, and nothing
+// asserts how fast a thing happened, only that it did (or did not).
+const patience = 30 * time.Second
+
+var allBills = []kiosk.Money{kiosk.Tenge(200), kiosk.Tenge(500), kiosk.Tenge(1000), kiosk.Tenge(2000),
+	kiosk.Tenge(5000), kiosk.Tenge(10000), kiosk.Tenge(20000)}
+
+// rig is a driver on a real pty with the emulator on the other end, and a
+// record of every event the driver emitted.
+type rig struct {
+	t   *testing.T
+	emu *ccnettest.Emulator
+	dev *ccnet.Dev
+	ctx context.Context
+
+	mu     sync.Mutex
+	cond   *sync.Cond
+	events []kiosk.AcceptorEvent
+	closed bool
+}
+
+// fastEmu shortens the unit's mechanics so that tests are quick; the escrow
+// limit stays the real 10 s unless a test shortens it.
+func fastEmu(o ccnettest.EmuOptions) ccnettest.EmuOptions {
+	set := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
+	}
+	set(&o.AcceptTime, 50*time.Millisecond)
+	set(&o.StackTime, 150*time.Millisecond)
+	set(&o.ReturnTime, 150*time.Millisecond)
+	set(&o.RejectTime, 400*time.Millisecond)
+	set(&o.InitTime, 200*time.Millisecond)
+	set(&o.PowerOffTime, 200*time.Millisecond)
+	return o
+}
+
+func testLog(t *testing.T) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test", t.Name())
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func newRig(t *testing.T, eo ccnettest.EmuOptions, do ccnet.Opts) *rig {
+	t.Helper()
+	if eo.Log == nil {
+		eo.Log = testLog(t).With("side", "emulator")
+	}
+	emu, err := ccnettest.Start(fastEmu(eo))
+	if err != nil {
+		t.Skipf("cannot start the emulator (no pseudo-terminals?): %v", err)
+	}
+	t.Cleanup(func() { emu.Close() })
+	return attach(t, emu, emu.Path(), do)
+}
+
+// attach starts a driver on path, which the emulator serves.
+func attach(t *testing.T, emu *ccnettest.Emulator, path string, do ccnet.Opts) *rig {
+	t.Helper()
+	if do.PollInterval == 0 {
+		do.PollInterval = 100 * time.Millisecond
+	}
+	if do.ReconnectMax == 0 {
+		do.ReconnectMin, do.ReconnectMax = 100*time.Millisecond, time.Second
+	}
+	if do.Log == nil {
+		do.Log = testLog(t)
+	}
+	dev, err := ccnet.New(path, &do)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rig{t: t, emu: emu, dev: dev, ctx: context.Background()}
+	r.cond = sync.NewCond(&r.mu)
+	go func() {
+		for e := range dev.Events() {
+			r.mu.Lock()
+			r.events = append(r.events, e)
+			r.cond.Broadcast()
+			r.mu.Unlock()
+		}
+		r.mu.Lock()
+		r.closed = true
+		r.cond.Broadcast()
+		r.mu.Unlock()
+	}()
+	t.Cleanup(func() { dev.Close() })
+	return r
+}
+
+// await waits until the driver has emitted n events of kind in all, and
+// returns the n-th.
+func (r *rig) await(kind kiosk.AcceptorEventKind, n int) kiosk.AcceptorEvent {
+	r.t.Helper()
+	timer := time.AfterFunc(patience, func() {
+		r.mu.Lock()
+		r.closed = true // stop waiting
+		r.cond.Broadcast()
+		r.mu.Unlock()
+	})
+	defer timer.Stop()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for {
+		seen := 0
+		for _, e := range r.events {
+			if e.Kind == kind {
+				if seen++; seen == n {
+					return e
+				}
+			}
+		}
+		if r.closed {
+			r.t.Fatalf("no %d. %s event within %v; events: %s", n, kind, patience, describe(r.events))
+		}
+		r.cond.Wait()
+	}
+}
+
+// count is how many events of kind the driver emitted so far.
+func (r *rig) count(kind kiosk.AcceptorEventKind) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, e := range r.events {
+		if e.Kind == kind {
+			n++
+		}
+	}
+	return n
+}
+
+// kinds lists the events so far, for sequence assertions.
+func (r *rig) kinds() []kiosk.AcceptorEventKind {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var ks []kiosk.AcceptorEventKind
+	for _, e := range r.events {
+		ks = append(ks, e.Kind)
+	}
+	return ks
+}
+
+func describe(evs []kiosk.AcceptorEvent) string {
+	var b strings.Builder
+	for _, e := range evs {
+		fmt.Fprintf(&b, "%s", e.Kind)
+		switch e.Kind {
+		case kiosk.EventEscrow, kiosk.EventStacked, kiosk.EventReturned:
+			fmt.Fprintf(&b, "(%s)", e.Value)
+		case kiosk.EventPowerUp:
+			fmt.Fprintf(&b, "(%s %s)", e.BillAt, e.Value)
+		case kiosk.EventFault:
+			fmt.Fprintf(&b, "(%s)", e.Fault)
+		case kiosk.EventRejected:
+			fmt.Fprintf(&b, "(%s)", e.Reason)
+		}
+		b.WriteString(" ")
+	}
+	return b.String()
+}
+
+// ready waits for the n-th EventReady and enables every bill.
+func (r *rig) ready(n int) {
+	r.t.Helper()
+	r.await(kiosk.EventReady, n)
+	if err := r.dev.Enable(r.ctx, allBills); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// insert feeds a bill, retrying while the unit is not taking bills yet (the
+// ENABLE is on its way).
+func (r *rig) insert(v kiosk.Money) {
+	r.t.Helper()
+	deadline := time.Now().Add(patience)
+	for {
+		err := r.emu.InsertBill(v)
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, ccnettest.ErrNotAccepting) || time.Now().After(deadline) {
+			r.t.Fatalf("insert %s: %v", v, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// quiet lets the driver poll a while, so that a duplicate event would show.
+func quiet() { time.Sleep(time.Second) }
+
+func (r *rig) wantCount(kind kiosk.AcceptorEventKind, n int) {
+	r.t.Helper()
+	if got := r.count(kind); got != n {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.t.Errorf("%d %s events, want %d; events: %s", got, kind, n, describe(r.events))
+	}
+}
+
+func TestStartUpReportsIdentityAndTable(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, ccnettest.EmuOptions{}, ccnet.Opts{})
+	p := r.await(kiosk.EventPowerUp, 1)
+	if p.BillAt != kiosk.BillNowhere || p.Value != 0 {
+		t.Errorf("power-up %s %s, want nothing in the unit", p.BillAt, p.Value)
+	}
+	r.await(kiosk.EventReady, 1)
+	if got := r.kinds(); !slices.Equal(got, []kiosk.AcceptorEventKind{kiosk.EventPowerUp, kiosk.EventReady}) {
+		t.Errorf("events %v, want power_up, ready", got)
+	}
+	info := r.dev.Info()
+	if info.Protocol != "ccnet" || info.Model != "SM-KZ1703" || info.Serial != "41K705000123" ||
+		info.Currency != "KZT" || !info.Ready || info.State != "disabled" || len(info.Faults) != 0 {
+		t.Errorf("Info = %+v", info)
+	}
+	if !slices.Equal(info.Denominations, allBills) {
+		t.Errorf("denominations %v, want %v", info.Denominations, allBills)
+	}
+	// Disabled until the flow enables it.
+	if err := r.emu.InsertBill(kiosk.Tenge(1000)); !errors.Is(err, ccnettest.ErrNotAccepting) {
+		t.Errorf("bill taken before Enable: %v", err)
+	}
+	if err := r.dev.Stack(r.ctx); !errors.Is(err, kiosk.ErrNoEscrow) {
+		t.Errorf("Stack with no escrow: %v, want ErrNoEscrow", err)
+	}
+}
+
+func TestEveryDenominationEscrowAndStack(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, ccnettest.EmuOptions{}, ccnet.Opts{})
+	r.ready(1)
+	for i, v := range allBills {
+		r.insert(v)
+		if e := r.await(kiosk.EventEscrow, i+1); e.Value != v {
+			t.Fatalf("escrow %s, want %s", e.Value, v)
+		}
+		if got := r.dev.Info().State; got != "escrow" && got != "holding" {
+			t.Errorf("state %q while a bill waits", got)
+		}
+		if err := r.dev.Stack(r.ctx); err != nil {
+			t.Fatal(err)
+		}
+		if e := r.await(kiosk.EventStacked, i+1); e.Value != v {
+			t.Fatalf("stacked %s, want %s", e.Value, v)
+		}
+	}
+	quiet()
+	r.wantCount(kiosk.EventEscrow, len(allBills))
+	r.wantCount(kiosk.EventStacked, len(allBills))
+	st := r.emu.Stacked()
+	for _, v := range allBills {
+		if st[v] != 1 {
+			t.Errorf("cassette holds %d × %s, want 1", st[v], v)
+		}
+	}
+}
+
+func TestEscrowReturn(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, ccnettest.EmuOptions{}, ccnet.Opts{})
+	r.ready(1)
+	r.insert(kiosk.Tenge(5000))
+	r.await(kiosk.EventEscrow, 1)
+	if err := r.dev.Return(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.dev.Stack(r.ctx); err == nil {
+		t.Error("Stack after Return accepted")
+	}
+	if e := r.await(kiosk.EventReturned, 1); e.Value != kiosk.Tenge(5000) {
+		t.Errorf("returned %s", e.Value)
+	}
+	quiet()
+	r.wantCount(kiosk.EventReturned, 1)
+	r.wantCount(kiosk.EventStacked, 0)
+	if st := r.emu.Stacked(); len(st) != 0 {
+		t.Errorf("cassette holds %v after a return", st)
+	}
+	if err := r.dev.Return(r.ctx); !errors.Is(err, kiosk.ErrNoEscrow) {
+		t.Errorf("Return with no escrow: %v", err)
+	}
+}
+
+func TestRejections(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, ccnettest.EmuOptions{}, ccnet.Opts{})
+	r.await(kiosk.EventReady, 1)
+	if err := r.dev.Enable(r.ctx, []kiosk.Money{kiosk.Tenge(1000)}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(patience)
+	for r.emu.InsertFake() != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the unit never took a bill")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if e := r.await(kiosk.EventRejected, 1); e.Reason != "identification" {
+		t.Errorf("fake rejected for %q", e.Reason)
+	}
+	quiet()
+	r.insert(kiosk.Tenge(500)) // not enabled
+	if e := r.await(kiosk.EventRejected, 2); e.Reason != "inhibited denomination" {
+		t.Errorf("inhibited bill rejected for %q", e.Reason)
+	}
+	quiet()
+	r.wantCount(kiosk.EventRejected, 2)
+	r.wantCount(kiosk.EventEscrow, 0)
+}
+
+func TestJamAndRecovery(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, ccnettest.EmuOptions{}, ccnet.Opts{})
+	r.ready(1)
+	r.emu.Jam()
+	if e := r.await(kiosk.EventFault, 1); e.Fault != kiosk.FaultJammed || e.Detail == "" {
+		t.Errorf("fault %s %q, want jammed with a detail", e.Fault, e.Detail)
+	}
+	quiet()
+	r.wantCount(kiosk.EventFault, 1) // once per onset, not per poll
+	if info := r.dev.Info(); info.Ready || !slices.Equal(info.Faults, []kiosk.Fault{kiosk.FaultJammed}) {
+		t.Errorf("Info while jammed: ready %v faults %v", info.Ready, info.Faults)
+	}
+	r.emu.ClearJam()
+	r.await(kiosk.EventFaultCleared, 1)
+	if info := r.dev.Info(); !info.Ready || len(info.Faults) != 0 {
+		t.Errorf("Info after the jam: ready %v faults %v", info.Ready, info.Faults)
+	}
+	r.insert(kiosk.Tenge(200))
+	r.await(kiosk.EventEscrow, 1)
+}
+
+func TestCassetteRemovedMidSession(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, ccnettest.EmuOptions{}, ccnet.Opts{})
+	r.ready(1)
+	r.insert(kiosk.Tenge(2000))
+	r.await(kiosk.EventEscrow, 1)
+	r.emu.RemoveCassette() // the unit gives the waiting bill back
+	if e := r.await(kiosk.EventFault, 1); e.Fault != kiosk.FaultCassetteRemoved {
+		t.Errorf("fault %s, want cassette_removed", e.Fault)
+	}
+	if e := r.await(kiosk.EventReturned, 1); e.Value != kiosk.Tenge(2000) {
+		t.Errorf("returned %s", e.Value)
+	}
+	if err := r.dev.Stack(r.ctx); !errors.Is(err, kiosk.ErrNoEscrow) {
+		t.Errorf("Stack after the bill went back: %v", err)
+	}
+	r.emu.InsertCassette()
+	r.await(kiosk.EventFaultCleared, 1)
+	r.insert(kiosk.Tenge(2000))
+	r.await(kiosk.EventEscrow, 2)
+	r.dev.Stack(r.ctx)
+	r.await(kiosk.EventStacked, 1)
+	quiet()
+	r.wantCount(kiosk.EventFault, 1)
+	r.wantCount(kiosk.EventReturned, 1)
+}
+
+func TestCassetteFull(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, ccnettest.EmuOptions{}, ccnet.Opts{})
+	r.ready(1)
+	r.emu.FillCassette()
+	if e := r.await(kiosk.EventFault, 1); e.Fault != kiosk.FaultCassetteFull {
+		t.Errorf("fault %s, want cassette_full", e.Fault)
+	}
+	r.emu.InsertCassette()
+	r.await(kiosk.EventFaultCleared, 1)
+}
+
+func TestPowerCycle(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		at      kiosk.BillPosition
+		stacked int
+	}{
+		{"bill in escrow", kiosk.BillInValidator, 0},
+		{"bill mid-stack", kiosk.BillInStacker, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, ccnettest.EmuOptions{}, ccnet.Opts{})
+			r.ready(1)
+			r.insert(kiosk.Tenge(10000))
+			r.await(kiosk.EventEscrow, 1)
+			if err := r.emu.PowerCycle(tt.at); err != nil {
+				t.Fatal(err)
+			}
+			p := r.await(kiosk.EventPowerUp, 2)
+			if p.BillAt != tt.at || p.Value != kiosk.Tenge(10000) {
+				t.Errorf("power-up %s %s, want %s 10 000 ₸", p.BillAt, p.Value, tt.at)
+			}
+			r.await(kiosk.EventReady, 2)
+			quiet()
+			// The credit recovery STACKED is the power-up's bill, not a new one.
+			r.wantCount(kiosk.EventStacked, 0)
+			r.wantCount(kiosk.EventReturned, 0)
+			r.wantCount(kiosk.EventFault, 0)
+			if got := r.emu.Stacked()[kiosk.Tenge(10000)]; got != tt.stacked {
+				t.Errorf("cassette holds %d bills, want %d", got, tt.stacked)
+			}
+			// Disabled again after the restart, until the flow enables it.
+			if err := r.emu.InsertBill(kiosk.Tenge(200)); !errors.Is(err, ccnettest.ErrNotAccepting) {
+				t.Errorf("unit takes bills after restart without Enable: %v", err)
+			}
+			r.dev.Enable(r.ctx, allBills)
+			r.insert(kiosk.Tenge(200))
+			r.await(kiosk.EventEscrow, 2)
+		})
+	}
+}
+
+// A daemon killed with a bill half-way into the cassette: the unit keeps it
+// through the power cut and the next start credits it at power-up.
+func TestStateFileCreditRecoveryAfterKill(t *testing.T) {
+	t.Parallel()
+	state := filepath.Join(t.TempDir(), "acceptor.json")
+	emu, err := ccnettest.Start(fastEmu(ccnettest.EmuOptions{StateFile: state, StackTime: time.Hour}))
+	if err != nil {
+		t.Skip(err)
+	}
+	r := attach(t, emu, emu.Path(), ccnet.Opts{})
+	r.ready(1)
+	r.insert(kiosk.Tenge(1000))
+	r.await(kiosk.EventEscrow, 1)
+	r.dev.Stack(r.ctx)
+	deadline := time.Now().Add(patience)
+	for emu.BillInFlight() != kiosk.BillInStacker {
+		if time.Now().After(deadline) {
+			t.Fatal("the bill never started stacking")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	r.dev.Close()
+	emu.Close() // the process dies with the unit mid-stack
+
+	emu2, err := ccnettest.Start(fastEmu(ccnettest.EmuOptions{StateFile: state}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer emu2.Close()
+	r2 := attach(t, emu2, emu2.Path(), ccnet.Opts{})
+	p := r2.await(kiosk.EventPowerUp, 1)
+	if p.BillAt != kiosk.BillInStacker || p.Value != kiosk.Tenge(1000) {
+		t.Errorf("power-up %s %s, want in_stacker 1 000 ₸", p.BillAt, p.Value)
+	}
+	r2.await(kiosk.EventReady, 1)
+	quiet()
+	r2.wantCount(kiosk.EventStacked, 0)
+	if got := emu2.Stacked(); got[kiosk.Tenge(1000)] != 1 {
+		t.Errorf("cassette %v, want the 1000 bill", got)
+	}
+}
+
+// Damaged answers are NAKed and asked again; nothing is lost or doubled,
+// whether the unit repeats an unacknowledged event or tells it once.
+func TestDamagedAnswers(t *testing.T) {
+	t.Parallel()
+	for _, repeat := range []bool{false, true} {
+		t.Run(fmt.Sprintf("RepeatUnACKed=%v", repeat), func(t *testing.T) {
+			t.Parallel()
+			r := newRig(t, ccnettest.EmuOptions{RepeatUnACKed: repeat}, ccnet.Opts{})
+			r.ready(1)
+			for i, v := range []kiosk.Money{kiosk.Tenge(1000), kiosk.Tenge(2000), kiosk.Tenge(5000)} {
+				r.insert(v)
+				r.emu.CorruptNext(2) // some POLL answers
+				r.await(kiosk.EventEscrow, i+1)
+				r.emu.CorruptNext(1) // the STACK's ACK: the copy sent again is ILLEGAL
+				switch i {
+				case 1:
+					r.emu.CorruptEvents(1) // the STACKED answer itself
+				case 2:
+					r.emu.CorruptEvents(2)
+				}
+				if err := r.dev.Stack(r.ctx); err != nil {
+					t.Fatal(err)
+				}
+				if e := r.await(kiosk.EventStacked, i+1); e.Value != v {
+					t.Errorf("stacked %s, want %s", e.Value, v)
+				}
+				quiet()
+			}
+			r.wantCount(kiosk.EventEscrow, 3)
+			r.wantCount(kiosk.EventStacked, 3)
+			r.wantCount(kiosk.EventFault, 0)
+			if got := r.emu.Stacked(); len(got) != 3 {
+				t.Errorf("cassette %v", got)
+			}
+		})
+	}
+}
+
+// Some firmware reports STACKED on several polls; the bill is counted once.
+func TestRepeatedEventsCountedOnce(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, ccnettest.EmuOptions{EventPolls: 4}, ccnet.Opts{})
+	r.ready(1)
+	for i := 1; i <= 2; i++ {
+		r.insert(kiosk.Tenge(200))
+		r.await(kiosk.EventEscrow, i)
+		if i == 1 {
+			r.dev.Stack(r.ctx)
+			r.await(kiosk.EventStacked, 1)
+		} else {
+			r.dev.Return(r.ctx)
+			r.await(kiosk.EventReturned, 1)
+		}
+		quiet()
+	}
+	r.wantCount(kiosk.EventStacked, 1)
+	r.wantCount(kiosk.EventReturned, 1)
+}
+
+func TestBusyUnitIsWaitedFor(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, ccnettest.EmuOptions{}, ccnet.Opts{})
+	r.ready(1)
+	r.emu.Busy(2 * time.Second)
+	time.Sleep(2500 * time.Millisecond)
+	r.insert(kiosk.Tenge(500))
+	r.await(kiosk.EventEscrow, 1)
+	r.wantCount(kiosk.EventFault, 0)
+}
+
+// A unit that stops answering is offline after t-non-response, and comes back
+// through a full initialisation.
+func TestSilentUnit(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, ccnettest.EmuOptions{}, ccnet.Opts{})
+	r.ready(1)
+	r.emu.Silence(7 * time.Second)
+	if e := r.await(kiosk.EventFault, 1); e.Fault != kiosk.FaultDisconnected {
+		t.Fatalf("fault %s, want disconnected", e.Fault)
+	}
+	if err := r.dev.Enable(r.ctx, allBills); !errors.Is(err, kiosk.ErrAcceptorOffline) {
+		t.Errorf("Enable while offline: %v", err)
+	}
+	if info := r.dev.Info(); info.Ready || len(info.LastErrors) == 0 {
+		t.Errorf("Info while offline: %+v", info)
+	}
+	r.await(kiosk.EventPowerUp, 2)
+	r.await(kiosk.EventFaultCleared, 1)
+	r.ready(2)
+	want := []kiosk.AcceptorEventKind{kiosk.EventPowerUp, kiosk.EventReady, kiosk.EventFault,
+		kiosk.EventPowerUp, kiosk.EventFaultCleared, kiosk.EventReady}
+	if got := r.kinds(); !slices.Equal(got, want) {
+		t.Errorf("events %v, want %v", got, want)
+	}
+	r.insert(kiosk.Tenge(200))
+	r.await(kiosk.EventEscrow, 1)
+}
+
+func TestUnplugReplug(t *testing.T) {
+	t.Parallel()
+	link := filepath.Join(t.TempDir(), "ttyCCNET")
+	emu, err := ccnettest.Start(fastEmu(ccnettest.EmuOptions{LinkPath: link}))
+	if err != nil {
+		t.Skip(err)
+	}
+	defer emu.Close()
+	r := attach(t, emu, link, ccnet.Opts{})
+	r.ready(1)
+	r.insert(kiosk.Tenge(1000))
+	r.await(kiosk.EventEscrow, 1)
+	r.dev.Stack(r.ctx)
+	r.await(kiosk.EventStacked, 1)
+
+	emu.Unplug()
+	if e := r.await(kiosk.EventFault, 1); e.Fault != kiosk.FaultDisconnected {
+		t.Fatalf("fault %s, want disconnected", e.Fault)
+	}
+	time.Sleep(time.Second) // a few failed reconnects
+	if err := emu.Replug(); err != nil {
+		t.Fatal(err)
+	}
+	r.await(kiosk.EventFaultCleared, 1)
+	r.ready(2)
+	r.insert(kiosk.Tenge(1000))
+	r.await(kiosk.EventEscrow, 2)
+	r.dev.Stack(r.ctx)
+	r.await(kiosk.EventStacked, 2)
+	quiet()
+	r.wantCount(kiosk.EventFault, 1)
+	r.wantCount(kiosk.EventStacked, 2)
+	if got := r.emu.Stacked()[kiosk.Tenge(1000)]; got != 2 {
+		t.Errorf("cassette holds %d bills, want 2", got)
+	}
+}
+
+// Unplugged with a bill waiting: once back, the driver settles the bill
+// before RESET and tells the flow how it ended.
+func TestUnplugWithBillInEscrow(t *testing.T) {
+	t.Parallel()
+	link := filepath.Join(t.TempDir(), "ttyCCNET")
+	emu, err := ccnettest.Start(fastEmu(ccnettest.EmuOptions{LinkPath: link}))
+	if err != nil {
+		t.Skip(err)
+	}
+	defer emu.Close()
+	r := attach(t, emu, link, ccnet.Opts{})
+	r.ready(1)
+	r.insert(kiosk.Tenge(500))
+	r.await(kiosk.EventEscrow, 1)
+	emu.Unplug()
+	r.await(kiosk.EventFault, 1)
+	if err := emu.Replug(); err != nil {
+		t.Fatal(err)
+	}
+	if e := r.await(kiosk.EventReturned, 1); e.Value != kiosk.Tenge(500) {
+		t.Errorf("returned %s", e.Value)
+	}
+	r.await(kiosk.EventReady, 2)
+	quiet()
+	r.wantCount(kiosk.EventStacked, 0)
+	if st := emu.Stacked(); len(st) != 0 {
+		t.Errorf("cassette %v", st)
+	}
+}
+
+// The flow may take longer than the unit's 10 s escrow limit to decide: HOLD
+// keeps the bill. The emulator's limit is shortened to keep the test short.
+func TestUndecidedEscrowIsHeld(t *testing.T) {
+	t.Parallel()
+	eo := ccnettest.EmuOptions{EscrowLimit: 1500 * time.Millisecond, HoldTime: 1500 * time.Millisecond}
+	t.Run("with HOLD", func(t *testing.T) {
+		t.Parallel()
+		r := newRig(t, eo, ccnet.Opts{HoldInterval: 400 * time.Millisecond})
+		r.ready(1)
+		r.insert(kiosk.Tenge(20000))
+		r.await(kiosk.EventEscrow, 1)
+		time.Sleep(5 * time.Second) // more than three escrow limits
+		r.wantCount(kiosk.EventReturned, 0)
+		if err := r.dev.Stack(r.ctx); err != nil {
+			t.Fatal(err)
+		}
+		r.await(kiosk.EventStacked, 1)
+		r.wantCount(kiosk.EventReturned, 0)
+	})
+	t.Run("without HOLD the unit gives it back", func(t *testing.T) {
+		t.Parallel()
+		r := newRig(t, eo, ccnet.Opts{HoldInterval: 9 * time.Second}) // far past the shortened limit
+		r.ready(1)
+		r.insert(kiosk.Tenge(20000))
+		r.await(kiosk.EventEscrow, 1)
+		r.await(kiosk.EventReturned, 1)
+		if err := r.dev.Stack(r.ctx); !errors.Is(err, kiosk.ErrNoEscrow) {
+			t.Errorf("Stack after the limit: %v", err)
+		}
+	})
+}
+
+// HOLD timing follows the injected clock: a clock that does not move sends
+// no HOLD, however long the wall clock runs.
+func TestHoldFollowsClock(t *testing.T) {
+	t.Parallel()
+	clk := &stillClock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
+	eo := ccnettest.EmuOptions{EscrowLimit: 1500 * time.Millisecond}
+	r := newRig(t, eo, ccnet.Opts{Clock: clk, HoldInterval: 400 * time.Millisecond})
+	r.ready(1)
+	r.insert(kiosk.Tenge(200))
+	if e := r.await(kiosk.EventEscrow, 1); !e.At.Equal(clk.t) {
+		t.Errorf("event time %v, want the clock's %v", e.At, clk.t)
+	}
+	r.await(kiosk.EventReturned, 1)
+}
+
+type stillClock struct{ t time.Time }
+
+func (c *stillClock) Now() time.Time { return c.t }
+func (c *stillClock) NewTimer(d time.Duration) kiosk.Timer {
+	panic("the driver times HOLDs by Now")
+}
+
+// A table with a currency the kiosk cannot map: those types stay disabled.
+func TestUnmappedCurrencyNeverEnabled(t *testing.T) {
+	t.Parallel()
+	table := append(ccnettest.DefaultTable()[:2], ccnet.BillType{Digit: 5, Country: "UKR", Exp: 1})
+	r := newRig(t, ccnettest.EmuOptions{Table: table}, ccnet.Opts{})
+	r.await(kiosk.EventReady, 1)
+	if d := r.dev.Info().Denominations; !slices.Equal(d, allBills[:2]) {
+		t.Errorf("denominations %v, want 200 and 500 only", d)
+	}
+	// 50 UAH is 5000 kopecks, the same number as 50 ₸ in tiyn: still refused.
+	r.dev.Enable(r.ctx, []kiosk.Money{kiosk.Tenge(200), 5000})
+	r.insert(kiosk.Money(5000))
+	if e := r.await(kiosk.EventRejected, 1); e.Reason != "inhibited denomination" {
+		t.Errorf("rejected for %q", e.Reason)
+	}
+	r.wantCount(kiosk.EventEscrow, 0)
+}
+
+func TestCustomCurrencyMap(t *testing.T) {
+	t.Parallel()
+	table := []ccnet.BillType{{Digit: 2, Country: "KZ ", Exp: 2}}
+	r := newRig(t, ccnettest.EmuOptions{Table: table}, ccnet.Opts{Currencies: map[string]string{"KZ": "KZT"}})
+	r.await(kiosk.EventReady, 1)
+	if d := r.dev.Info().Denominations; !slices.Equal(d, allBills[:1]) {
+		t.Errorf("denominations %v, want 200", d)
+	}
+}
+
+func TestBadOptions(t *testing.T) {
+	t.Parallel()
+	for _, o := range []ccnet.Opts{{PollInterval: 5 * time.Second}, {HoldInterval: 12 * time.Second}} {
+		if _, err := ccnet.New("/dev/ttyUSB0", &o); err == nil {
+			t.Errorf("New accepted %+v", o)
+		}
+	}
+	if _, err := ccnet.New("", nil); err == nil {
+		t.Error("New accepted no port")
+	}
+}
+
+func TestNoUnitAtBoot(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "ttyUSB9")
+	r := attach(t, nil, path, ccnet.Opts{})
+	if e := r.await(kiosk.EventFault, 1); e.Fault != kiosk.FaultDisconnected || !strings.Contains(e.Detail, "ttyUSB9") {
+		t.Errorf("fault %s %q, want disconnected naming the port", e.Fault, e.Detail)
+	}
+	if err := r.dev.Stack(r.ctx); !errors.Is(err, kiosk.ErrAcceptorOffline) {
+		t.Errorf("Stack offline: %v", err)
+	}
+	// The unit turns up later under the configured name.
+	emu, err := ccnettest.Start(fastEmu(ccnettest.EmuOptions{LinkPath: path}))
+	if err != nil {
+		t.Skip(err)
+	}
+	defer emu.Close()
+	r.await(kiosk.EventFaultCleared, 1)
+	r.await(kiosk.EventReady, 1)
+}
+
+// Not parallel: it counts the process's goroutines.
+func TestCloseDisablesAndStops(t *testing.T) {
+	before := runtime.NumGoroutine()
+	emu, err := ccnettest.Start(fastEmu(ccnettest.EmuOptions{}))
+	if err != nil {
+		t.Skip(err)
+	}
+	defer emu.Close()
+	dev, err := ccnet.New(emu.Path(), &ccnet.Opts{PollInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for e := range dev.Events() {
+		if e.Kind == kiosk.EventReady {
+			break
+		}
+	}
+	if err := dev.Enable(context.Background(), allBills); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(patience)
+	for !strings.Contains(emu.Status(), "idling") {
+		if time.Now().After(deadline) {
+			t.Fatalf("never enabled: %s", emu.Status())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := dev.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(emu.Status(), "disabled") {
+		t.Errorf("after Close the unit is %s, want disabled", emu.Status())
+	}
+	if _, ok := <-dev.Events(); ok {
+		t.Error("Events not closed")
+	}
+	emu.Close()
+	// Every goroutine the driver and emulator started is gone.
+	deadline = time.Now().Add(patience)
+	for runtime.NumGoroutine() > before {
+		if time.Now().After(deadline) {
+			buf := make([]byte, 1<<20)
+			t.Fatalf("%d goroutines left, %d before:\n%s", runtime.NumGoroutine(), before, buf[:runtime.Stack(buf, true)])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
