@@ -385,7 +385,6 @@ func (b brokenStore) fail() error {
 func (b brokenStore) DueTopUps(context.Context, time.Time, int) ([]kiosk.TopUp, error) {
 	return nil, b.fail()
 }
-func (b brokenStore) Body(context.Context, string) ([]byte, error) { return nil, b.fail() }
 func (b brokenStore) SetBody(context.Context, string, []byte) ([]byte, error) {
 	return nil, b.fail()
 }

@@ -19,21 +19,36 @@ import (
 
 // chaosFaults is the bad day of SPEC §2: a fifth of the requests fail, a
 // tenth of the submits are taken and their answer lost, a third of the
-// top-ups are credited late, and the bank limits the rate.
+// top-ups are credited a second late, and the bank limits the rate to about
+// what the outbox asks at full speed.
 var chaosFaults = banksim.Faults{
 	FailRate:    0.2,
 	DropRate:    0.1,
 	PendingRate: 0.3,
 	CreditDelay: time.Second,
-	RateLimit:   10,
+	RateLimit:   15,
 }
 
 // 500 top-ups through a bank on a bad day: every one ends credited exactly
 // once, none is missing.
 func TestChaosOutboxCreditsEveryTopUpOnce(t *testing.T) {
-	bank := newTestBank(t, chaosFaults)
+	// The day starts with a rate limit tight enough for 429s whatever the
+	// machine's speed, then loosens to the chaos's.
+	tight := chaosFaults
+	tight.RateLimit = 2
+	bank := newTestBank(t, tight)
 	l := ledgertest.MustOpenPath(t, filledLedger(t, t.TempDir()), ledger.Options{})
 	ob := runTestOutbox(t, l, bank.URL(), nil)
+	deadline := time.Now().Add(outboxWait)
+	for bank.stats().ByCode[429] < 3 {
+		if time.Now().After(deadline) {
+			t.Fatal("no 429 under a rate limit of 2 requests a second")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := bank.srv.SetFaults(chaosFaults); err != nil {
+		t.Fatal(err)
+	}
 	waitDrained(t, l, outboxWait)
 	ob.Close()
 
@@ -184,7 +199,7 @@ func TestChaosKioskdKilledTwiceWhileDraining(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv(envSimFaults, string(faults))
-	t.Setenv(envSimOutbox, `{"batch_size":10,"min_backoff":"50ms","max_backoff":"2s","poll_after":"1200ms",`+
+	t.Setenv(envSimOutbox, `{"batch_size":10,"min_backoff":"50ms","max_backoff":"2s","poll_after":"2200ms",`+
 		`"probe_interval":"300ms","check_interval":"50ms","heartbeat_interval":"5s"}`)
 
 	for i, seen := range []int{150, 350} {

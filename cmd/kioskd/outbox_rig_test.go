@@ -199,9 +199,9 @@ func fastTimings(o *outbox.Options) {
 	o.BatchSize = 10
 	o.MinBackoff = 50 * time.Millisecond
 	o.MaxBackoff = 2 * time.Second
-	// A little over the sandbox's credit delay: most pending top-ups are
-	// decided at the first read.
-	o.PollAfter = 1200 * time.Millisecond
+	// The first read comes 1.1–2.2 s after a 202: after the sandbox's
+	// credit delay of 1 s, so that a pending top-up is decided at once.
+	o.PollAfter = 2200 * time.Millisecond
 	o.ProbeInterval = 300 * time.Millisecond
 	o.CheckInterval = 50 * time.Millisecond
 	o.HeartbeatInterval = 5 * time.Second

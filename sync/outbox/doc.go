@@ -13,10 +13,12 @@
 // has two requests in flight. Unsent top-ups go out in receipt order, in
 // batches when more than one is due; pending ones are polled with growing
 // intervals until the bank decides them; failures back off exponentially with
-// full jitter, capped, and honour the bank's Retry-After. While the bank is
-// unreachable a ping probes it, and the first answer after failures makes
-// every waiting top-up due at once. A top-up left unsent or pending too long
-// after its completion raises an alarm; none is ever dropped for its age.
+// full jitter, capped. A Retry-After is honoured: the top-ups of the request
+// that got it wait at least that long, and after a 429 (the terminal's rate
+// limit) no request at all goes out before it. While the bank does not
+// answer a ping probes it, and the first answer after failures makes the
+// waiting top-ups due at once. A top-up left unsent or pending too long after
+// its completion raises an alarm; none is ever dropped for its age.
 //
 // The package reaches the ledger and the bank only through the Store,
 // CollectionStore and Bank interfaces declared here; the daemon wires in the

@@ -15,9 +15,8 @@ type Store interface {
 	// DueTopUps returns, in receipt order, up to limit unsent and pending
 	// top-ups whose next attempt is unset or not after now.
 	DueTopUps(ctx context.Context, now time.Time, limit int) ([]kiosk.TopUp, error)
-	// Body returns the stored request body of a top-up, nil when none is.
-	Body(ctx context.Context, id string) ([]byte, error)
-	// SetBody stores body if none is stored yet and returns the stored one.
+	// SetBody stores body if none is stored yet and returns the stored one:
+	// the bytes every send of the top-up carries.
 	SetBody(ctx context.Context, id string, body []byte) ([]byte, error)
 	// UpdateSync records one attempt's outcome: the sync state, a note, the
 	// next attempt (zero: due at once) and the time.

@@ -88,7 +88,9 @@ func (o *Outbox) chores(ctx context.Context, final bool) {
 	o.loop.progress = now
 	o.mu.Unlock()
 	o.takeResets()
-	o.refreshQueue(ctx)
+	if !now.Before(o.queueReadAt.Add(queueRefresh)) {
+		o.refreshQueue(ctx)
+	}
 	o.checkAlarms(ctx)
 	if final {
 		return
@@ -99,12 +101,14 @@ func (o *Outbox) chores(ctx context.Context, final bool) {
 	}
 }
 
-// sleepFor is how long the loop may wait before something is due.
+// sleepFor is how long the loop may wait before something falls due. Only
+// times still ahead count: what was due and could not be done waits for
+// something with a time of its own (a Retry-After, a ledger retry).
 func (o *Outbox) sleepFor() time.Duration {
 	now := o.clock.Now()
 	next := now.Add(o.opt.CheckInterval)
 	earlier := func(t time.Time) {
-		if !t.IsZero() && t.Before(next) {
+		if t.After(now) && t.Before(next) {
 			next = t
 		}
 	}
@@ -118,17 +122,11 @@ func (o *Outbox) sleepFor() time.Duration {
 	}
 	earlier(o.alarmCheckAt)
 	earlier(o.storeRetryAt)
+	earlier(o.holdUntil)
 	if o.queueLogged && o.queue != o.loggedQueue {
 		earlier(o.queueLoggedAt.Add(logEvery))
 	}
-	// Nothing goes out before the bank's Retry-After.
-	if next.Before(o.holdUntil) {
-		next = o.holdUntil
-	}
-	if d := next.Sub(now); d > 0 {
-		return d
-	}
-	return 0
+	return next.Sub(now)
 }
 
 func (o *Outbox) schedule(t time.Time) {
@@ -145,7 +143,6 @@ func (o *Outbox) takeResets() {
 	for _, id := range resets {
 		if id == "" {
 			clear(o.fails)
-			o.linkFails = 0
 			continue
 		}
 		delete(o.fails, id)
@@ -215,15 +212,20 @@ func (o *Outbox) deliver(ctx context.Context, final bool) {
 // body is the stored body of t, made and stored first if it has none: a
 // retry must send the very bytes of the first send.
 func (o *Outbox) body(ctx context.Context, t kiosk.TopUp) ([]byte, error) {
-	b, err := o.store.Body(ctx, t.ID)
-	if err != nil || b != nil {
-		return b, err
+	if b, ok := o.bodies[t.ID]; ok {
+		return b, nil
 	}
 	enc, err := o.bank.EncodeTopUp(t)
 	if err != nil {
 		return nil, err
 	}
-	return o.store.SetBody(ctx, t.ID, enc)
+	// SetBody keeps a body stored before (by an earlier run) and returns it.
+	b, err := o.store.SetBody(ctx, t.ID, enc)
+	if err != nil {
+		return nil, err
+	}
+	o.bodies[t.ID] = b
+	return b, nil
 }
 
 // submit sends unsent top-ups: a batch when more than one is due, a single
@@ -369,6 +371,7 @@ func (o *Outbox) settleOne(ctx context.Context, t kiosk.TopUp, ans Answer, err e
 	switch state {
 	case kiosk.SyncCredited:
 		delete(o.polls, t.ID)
+		delete(o.bodies, t.ID)
 		o.count(func(c *Counts) { c.Credited++ })
 		log.Info("top-up credited", "amount", t.Amount.String())
 	case kiosk.SyncPending:
@@ -378,11 +381,13 @@ func (o *Outbox) settleOne(ctx context.Context, t kiosk.TopUp, ans Answer, err e
 		}
 	case kiosk.SyncRejected:
 		delete(o.polls, t.ID)
+		delete(o.bodies, t.ID)
 		o.count(func(c *Counts) { c.Rejected++ })
 		log.Warn("bank rejected the top-up; it stays on the review list and the bank refunds the customer",
 			"reason", note, "phone", t.Phone.Masked(), "amount", t.Amount.String())
 	case kiosk.SyncReview:
 		delete(o.polls, t.ID)
+		delete(o.bodies, t.ID)
 		o.count(func(c *Counts) { c.Review++ })
 		log.Warn("bank refused the top-up; it is on the review list: check it with the bank, then `retry` it",
 			"why", note, "phone", t.Phone.Masked(), "amount", t.Amount.String())
@@ -438,7 +443,6 @@ func (o *Outbox) backOff(ctx context.Context, ts []kiosk.TopUp, err error) bool 
 // linkDownNow notes a failure to get what was asked from the bank.
 func (o *Outbox) linkDownNow(now time.Time, f failure) {
 	note := f.note
-	o.linkFails++
 	if !o.linkDown {
 		// A bank that fails one request in five would fill the log with
 		// pairs of lines: one warning a minute is enough to see it.
@@ -471,7 +475,6 @@ func (o *Outbox) linkDownNow(now time.Time, f failure) {
 // should not wait minutes more for timers set while it was away.
 func (o *Outbox) linkUp(ctx context.Context) {
 	now := o.clock.Now()
-	o.linkFails = 0
 	o.setStatus(func(s *Status) {
 		s.Reachable = true
 		s.LastSuccess = now
@@ -695,6 +698,7 @@ func (o *Outbox) refreshQueue(ctx context.Context) {
 		o.storeFailed(ctx, "count the queue", err)
 		return
 	}
+	o.queueReadAt = o.clock.Now()
 	if !o.queueKnown || q != o.queue {
 		o.queue, o.queueKnown = q, true
 		o.setStatus(func(s *Status) { s.Queue = q })

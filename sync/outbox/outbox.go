@@ -39,6 +39,8 @@ const (
 	// the bank client's timeout, and its ledger writes) may take before
 	// Alive says the loop is hung.
 	stallAfter = 3 * time.Minute
+	// queueRefresh spaces the reads of the queue's counts during a drain.
+	queueRefresh = 250 * time.Millisecond
 	// logEvery spaces the log lines of a draining queue, linkLogEvery the
 	// warnings of a flapping link.
 	logEvery     = 5 * time.Second
@@ -125,15 +127,17 @@ type Status struct {
 	// Queue counts the ledger's top-ups by sync state, with the completion
 	// time of the oldest unsent or pending one.
 	Queue kiosk.QueueStats `json:"queue"`
-	// Reachable is true while the bank answered the last request; false
-	// before the first answer.
+	// Reachable is true while the bank answered the last request as asked;
+	// false before the first answer and after a failure (no answer, 5xx,
+	// 429, 401).
 	Reachable bool `json:"reachable"`
 	// LastSuccess is when the bank last answered a request as asked.
 	LastSuccess time.Time `json:"last_success,omitzero"`
 	// LastError is the latest failure, with its time.
 	LastError   string    `json:"last_error,omitempty"`
 	LastErrorAt time.Time `json:"last_error_at,omitzero"`
-	// HoldUntil is the bank's Retry-After: no request goes out before.
+	// HoldUntil is the Retry-After of the bank's rate limit: no request
+	// goes out before.
 	HoldUntil     time.Time `json:"hold_until,omitzero"`
 	LastHeartbeat time.Time `json:"last_heartbeat,omitzero"`
 	// Alarms are the overdue top-ups, by receipt number.
@@ -157,30 +161,32 @@ type Outbox struct {
 	done      chan struct{}
 	startOnce sync.Once
 	closeOnce sync.Once
+
+	mu        sync.Mutex
 	started   bool
 	runCtx    context.Context
 	cancelRun context.CancelFunc
-
-	mu     sync.Mutex
-	status Status
-	resets []string // RetryNow's ids for the loop ("": all)
+	status    Status
+	resets    []string  // RetryNow's ids for the loop ("": all)
+	loop      loopState // the loop's progress
 
 	// Owned by the loop goroutine.
 	fails         map[string]int // consecutive failures per top-up
 	colFails      map[string]int // consecutive failures per collection
 	polls         map[string]int // pending answers per top-up
-	linkFails     int
-	linkDown      bool // the bank does not answer as asked: probe it
-	release       bool // release the back-offs at the next answer
-	firstContact  bool // no answer since start yet
+	linkDown      bool           // the bank does not answer as asked: probe it
+	release       bool           // release the back-offs at the next answer
+	firstContact  bool           // no answer since start yet
 	holdUntil     time.Time
 	wakeups       []time.Time // next attempts the loop scheduled
 	nextHeartbeat time.Time
 	nextProbe     time.Time
 	storeRetryAt  time.Time
 	storeErr      string
+	bodies        map[string][]byte // stored bodies of top-ups not yet decided
 	queue         kiosk.QueueStats
 	queueKnown    bool
+	queueReadAt   time.Time
 	loggedQueue   kiosk.QueueStats
 	queueLogged   bool
 	queueLoggedAt time.Time
@@ -189,8 +195,6 @@ type Outbox struct {
 	alarms        map[string]Alarm
 	warned        map[string]bool
 	alarmCheckAt  time.Time
-
-	loop loopState // guarded by mu
 }
 
 // loopState is the loop's progress.
@@ -239,6 +243,7 @@ func New(opts Options) (*Outbox, error) {
 		done:     make(chan struct{}),
 		fails:    map[string]int{},
 		colFails: map[string]int{},
+		bodies:   map[string][]byte{},
 		polls:    map[string]int{},
 		// The last run's back-offs end at the first answer.
 		release:      true,
@@ -246,6 +251,7 @@ func New(opts Options) (*Outbox, error) {
 		alarms:       map[string]Alarm{},
 		warned:       map[string]bool{},
 	}
+	o.status.Alarms = []Alarm{}
 	if o.clock == nil {
 		o.clock = kiosk.SystemClock{}
 	}

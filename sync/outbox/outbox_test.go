@@ -610,3 +610,43 @@ func TestNewNeedsStoreAndBank(t *testing.T) {
 		t.Error("New without a store and a bank succeeded")
 	}
 }
+
+// failingStore fails every UpdateSync while fail is set, like a full disk.
+type failingStore struct {
+	Store
+	fail atomic.Bool
+}
+
+func (s *failingStore) UpdateSync(ctx context.Context, id string, st kiosk.SyncState, note string, next, at time.Time) error {
+	if s.fail.Load() {
+		return kiosk.ErrLedgerWrite
+	}
+	return s.Store.UpdateSync(ctx, id, st, note, next, at)
+}
+
+// An answer the ledger could not record is asked for again once the ledger
+// writes again: the same body under the same id, so the bank answers with
+// the status instead of crediting twice. Meanwhile the loop does not spin.
+func TestLedgerWriteFailurePausesAndResends(t *testing.T) {
+	r := newRig(t, nil)
+	fs := &failingStore{Store: r.ledger}
+	fs.fail.Store(true)
+	r.withOutbox(func(o *Options) { o.Store = fs })
+	tu := r.topUp(kiosk.Tenge(1000))
+	r.start()
+	r.step(time.Second)
+	r.step(time.Second)
+	if n := len(r.bank.callsOf("submit")); n != 1 {
+		t.Fatalf("%d submits while the ledger cannot record the answer, want 1 until the retry", n)
+	}
+	if r.logs.count("outbox cannot record the bank's answer") != 1 {
+		t.Error("the ledger failure was not logged once")
+	}
+	fs.fail.Store(false)
+	r.step(5 * time.Second)
+	r.wantSync(tu.ID, kiosk.SyncCredited)
+	bodies := r.bank.bodiesOf(tu.ID)
+	if len(bodies) != 2 || !bytes.Equal(bodies[0], bodies[1]) {
+		t.Errorf("bodies = %q, want the same body twice", bodies)
+	}
+}
