@@ -34,9 +34,8 @@ const (
 // consoleBackend is the console's view of the running kiosk: the ledger,
 // the flow, the acceptor, the panel and the outbox of the wiring.
 type consoleBackend struct {
-	w         *wiring
-	doorOpen  atomic.Bool
-	doorAlarm atomic.Bool
+	w        *wiring
+	doorOpen atomic.Bool
 }
 
 var _ console.Backend = (*consoleBackend)(nil)
@@ -59,9 +58,9 @@ func (b *consoleBackend) Service(context.Context) console.Service {
 
 func (b *consoleBackend) Acceptor() kiosk.AcceptorInfo { return b.w.acceptor.Info() }
 
-func cassetteOf(p ledger.Period) console.Cassette {
+func cassetteOf(p ledger.Period, capacity int) console.Cassette {
 	return console.Cassette{
-		OpenedAt: p.OpenedAt, Bills: p.Bills, Count: p.Count, Amount: p.Amount, Capacity: cassetteCapacity,
+		OpenedAt: p.OpenedAt, Bills: p.Bills, Count: p.Count, Amount: p.Amount, Capacity: capacity,
 		TopUps: p.TopUps, FirstReceipt: p.FirstReceipt, LastReceipt: p.LastReceipt,
 		Suspense: p.Suspense, Uncertain: p.Uncertain,
 	}
@@ -76,7 +75,7 @@ func (b *consoleBackend) Cassette(ctx context.Context) (console.Cassette, error)
 	if err != nil {
 		return console.Cassette{}, err
 	}
-	return cassetteOf(p), nil
+	return cassetteOf(p, b.w.cfg.Acceptor.CassetteCapacity), nil
 }
 
 func deliveryOf(d ledger.Delivery) console.Delivery {
@@ -262,7 +261,7 @@ func (b *consoleBackend) CloseCollection(ctx context.Context, seal string) (cons
 	if b.w.outbox != nil {
 		b.w.outbox.Wake()
 	}
-	return console.Collection{ID: c.ID, Seal: c.Seal, Period: cassetteOf(c.Period), ClosedAt: c.Period.ClosedAt}, nil
+	return console.Collection{ID: c.ID, Seal: c.Seal, Period: cassetteOf(c.Period, b.w.cfg.Acceptor.CassetteCapacity), ClosedAt: c.Period.ClosedAt}, nil
 }
 
 func (b *consoleBackend) CycleAcceptor(ctx context.Context) error {
@@ -293,7 +292,7 @@ func (b *consoleBackend) SetDoorOpen(open bool) {
 }
 
 // SetDoorAlarm keeps the alarm for the heartbeat (doorAlarmRaised).
-func (b *consoleBackend) SetDoorAlarm(on bool) { b.doorAlarm.Store(on) }
+func (b *consoleBackend) SetDoorAlarm(on bool) { b.w.doorAlarm.Store(on) }
 
 func (b *consoleBackend) Config(asJSON bool) ([]byte, error) {
 	if !asJSON {

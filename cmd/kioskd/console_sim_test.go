@@ -30,6 +30,7 @@ func kioskctlBinary(t *testing.T) string {
 	}
 	ctlOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "kioskctl-bin")
+		sharedTempDirs = append(sharedTempDirs, dir)
 		if err != nil {
 			ctlErr = err
 			return

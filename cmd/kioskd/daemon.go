@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"sync/atomic"
 	"errors"
 	"fmt"
 	"io"
@@ -50,6 +51,9 @@ type wiring struct {
 	banksim   *banksim.Server // only in --sim
 	outbox    outboxView      // set by startOutbox
 	panel     *frontPanel     // display, keys, LED, door switch, self-test
+	// doorAlarm is raised by the console when the service door opens with no
+	// technician logged in; the heartbeat carries it to the bank.
+	doorAlarm atomic.Bool
 }
 
 // runDaemon wires the kiosk together and runs it until ctx ends. Only a

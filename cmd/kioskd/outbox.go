@@ -34,10 +34,6 @@ type outboxView interface {
 	Wake()
 }
 
-// cassetteCapacity is the bill count of the standard CashCode cassette; the
-// heartbeat reports the fill against it.
-const cassetteCapacity = 1000
-
 // Environment variables read by `kioskd --sim` only: they let a test or a
 // demo put the bank sandbox on a bad day, and make the outbox's timers short
 // enough for that day to pass in seconds.
@@ -237,7 +233,10 @@ func describeKiosk(ctx context.Context, w *wiring, hb *outbox.Heartbeat) {
 	hb.State = w.flow.Status().State.String()
 	hb.Version = version
 	hb.Acceptor = w.acceptor.Info()
-	hb.Cassette.Capacity = cassetteCapacity
+	hb.Cassette.Capacity = w.cfg.Acceptor.CassetteCapacity
+	if w.doorAlarm.Load() {
+		hb.Alarms = append(hb.Alarms, "door_open_unattended")
+	}
 	if w.ledger == nil {
 		hb.Alarms = append(hb.Alarms, "ledger_unusable")
 		return

@@ -47,6 +47,7 @@ func filledLedger(t testing.TB, dir string) string {
 	t.Helper()
 	templateOnce.Do(func() {
 		templateDir, templateErr = os.MkdirTemp("", "outbox-ledger")
+		sharedTempDirs = append(sharedTempDirs, templateDir)
 		if templateErr != nil {
 			return
 		}

@@ -36,6 +36,7 @@ func kioskdBinary(t *testing.T) string {
 	}
 	buildOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "kioskd-bin")
+		sharedTempDirs = append(sharedTempDirs, dir)
 		if err != nil {
 			buildErr = err
 			return

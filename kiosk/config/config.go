@@ -67,6 +67,10 @@ type Acceptor struct {
 	// EscrowHold keeps each bill in escrow until the kiosk says STACK or
 	// RETURN; only a device without escrow runs with it off.
 	EscrowHold bool `yaml:"escrow_hold"`
+	// CassetteCapacity is how many bills the drop cassette holds; the console
+	// warns at 90 % and the heartbeat reports it, so a full cassette is
+	// emptied before it stops the kiosk.
+	CassetteCapacity int `yaml:"cassette_capacity"`
 }
 
 // Panel kinds.
@@ -229,9 +233,10 @@ func Default() *Config {
 			LookupTimeout: 5 * time.Second,
 		},
 		Acceptor: Acceptor{
-			Baud:       9600,
-			Currencies: map[string]string{"KZT": kiosk.Currency, "KAZ": kiosk.Currency},
-			EscrowHold: true,
+			Baud:             9600,
+			Currencies:       map[string]string{"KZT": kiosk.Currency, "KAZ": kiosk.Currency},
+			EscrowHold:       true,
+			CassetteCapacity: 1000,
 		},
 		Panel: Panel{
 			Kind:   PanelSim,

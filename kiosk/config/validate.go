@@ -247,6 +247,9 @@ func (c *Config) checkAcceptor(add addFunc) {
 		add("acceptor.port", "required: the acceptor's serial device, e.g. /dev/ttyUSB0")
 	}
 	baud(add, "acceptor.baud", a.Baud)
+	if a.CassetteCapacity < 1 || a.CassetteCapacity > 100000 {
+		add("acceptor.cassette_capacity", "got %d, want the number of bills the drop cassette holds, 1 to 100000 (1000 for a standard CashCode cassette)", a.CassetteCapacity)
+	}
 	if len(a.Currencies) == 0 {
 		add("acceptor.currencies", "empty; map the device's currency code to KZT, e.g. {KZT: KZT, KAZ: KZT}")
 	}
