@@ -27,8 +27,14 @@ func openAcceptor(cfg *config.Config, log *slog.Logger) (kiosk.Acceptor, error) 
 	case config.ProtocolSim:
 		return simacceptor.New(simacceptor.Options{StateFile: filepath.Join(cfg.DataDir, "acceptor.json"), Log: log})
 	}
-	return nil, fmt.Errorf("acceptor.protocol %q: this build drives ccnet and sim acceptors only", cfg.Acceptor.Protocol)
+	return nil, configError{fmt.Errorf("acceptor.protocol %q: this build drives ccnet and sim acceptors only; set acceptor.protocol: ccnet", cfg.Acceptor.Protocol)}
 }
+
+// configError is a start-up failure that the config can fix and a restart
+// cannot: kioskd exits with exitBadConfig, which systemd does not restart.
+type configError struct{ error }
+
+func (e configError) Unwrap() error { return e.error }
 
 // startSimAcceptor gives --sim its bill acceptor. By default it is a CCNET
 // validator emulated on a pseudo-terminal and driven by the real CCNET

@@ -29,3 +29,16 @@ func TestPiWiringReachesThePanelDriver(t *testing.T) {
 		t.Errorf("wiring lost on the way: %+v", pc)
 	}
 }
+
+// A protocol the config accepts but this build cannot drive stops the start
+// with the bad-config exit code, so systemd does not restart it in a loop.
+func TestUndrivenAcceptorIsABadConfig(t *testing.T) {
+	dir := shortDir(t)
+	cfgPath := dir + "/kiosk.yaml"
+	os.WriteFile(cfgPath, []byte("terminal_id: KZ-T-1\ndata_dir: "+dir+"\nbank: {url: 'http://127.0.0.1:9', secret: s}\nacceptor: {protocol: id003, port: /dev/null}\npanel: {kind: none}\ncontrol: {socket: "+dir+"/c.sock}\n"), 0o600)
+	var out strings.Builder
+	code := run([]string{"--config", cfgPath}, nil, &out, &out)
+	if code != exitBadConfig || !strings.Contains(out.String(), "acceptor.protocol") {
+		t.Errorf("exit %d, output %q; want %d naming acceptor.protocol", code, out.String(), exitBadConfig)
+	}
+}

@@ -108,6 +108,9 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	defer stop()
 	if err := runDaemon(ctx, opts); err != nil {
 		fmt.Fprintf(stderr, "kioskd: %v\n", err)
+		if errors.As(err, new(configError)) {
+			return exitBadConfig
+		}
 		return exitFailure
 	}
 	return exitOK
