@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"tolem/devices/serialport"
@@ -64,6 +65,10 @@ type Dev struct {
 	opts  Opts
 	log   *slog.Logger
 	clock kiosk.Clock
+
+	// activity is when the driver last sent a command or tried to reach the
+	// unit (unix nanoseconds); LastActivity reads it.
+	activity atomic.Int64
 
 	wake   chan struct{} // an API call queued work for the poll loop
 	done   chan struct{}
@@ -268,6 +273,16 @@ func (d *Dev) poke() {
 	case d.wake <- struct{}{}:
 	default:
 	}
+}
+
+// LastActivity is when the driver last sent a command to the unit or tried
+// to reach it. A poll loop that stops advancing it is hung: kioskd's
+// watchdog then lets systemd restart the daemon.
+func (d *Dev) LastActivity() time.Time {
+	if n := d.activity.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
 }
 
 // Events delivers the unit's events in order; closed by Close.

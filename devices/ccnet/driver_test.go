@@ -805,3 +805,23 @@ func TestCloseDisablesAndStops(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// The poll loop stamps its progress, which the daemon's watchdog reads; a
+// silent unit does not stop the stamp (the driver keeps trying), a hung loop
+// would.
+func TestLastActivityAdvancesWhilePolling(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, ccnettest.EmuOptions{}, ccnet.Opts{})
+	r.await(kiosk.EventReady, 1)
+	first := r.dev.LastActivity()
+	if first.IsZero() {
+		t.Fatal("no activity stamped after start-up")
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !r.dev.LastActivity().After(first) {
+		if time.Now().After(deadline) {
+			t.Fatal("the poll loop stopped stamping its progress")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

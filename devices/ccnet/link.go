@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"tolem/devices/serialport"
@@ -40,6 +41,9 @@ var (
 // link is one open connection to a validator: it sends commands and returns
 // their answers, acknowledging, retrying and keeping the bus timing.
 type link struct {
+	// activity, when set, is stamped with every command sent: the driver's
+	// proof of progress for a watchdog.
+	activity *atomic.Int64
 	port     serialport.Port
 	path     string
 	dec      *Decoder
@@ -74,6 +78,9 @@ func (l *link) exchange(data ...byte) (ans Frame, resent bool, err error) {
 	frame := AppendFrame(l.out[:0], AddrBillValidator, data...)
 	bad := 0
 	for try := 0; ; try++ {
+		if l.activity != nil {
+			l.activity.Store(time.Now().UnixNano())
+		}
 		if err := l.wait(time.Until(l.freeAt)); err != nil {
 			return Frame{}, try > 0, err
 		}

@@ -30,6 +30,7 @@ func (d *Dev) run() {
 	defer d.wg.Done()
 	backoff := d.opts.ReconnectMin
 	for {
+		d.activity.Store(time.Now().UnixNano())
 		wasReady, err := d.connection()
 		if errors.Is(err, errClosed) {
 			return
@@ -75,6 +76,7 @@ func (d *Dev) connection() (wasReady bool, err error) {
 		d.log.Warn("flush serial input", "err", err)
 	}
 	l := newLink(p, d.path, d.opts.Baud, d.done)
+	l.activity = &d.activity
 	if d.hook != nil {
 		d.hook(l)
 	}
