@@ -13,7 +13,7 @@ export CGO_ENABLED ?= 0
 
 .DEFAULT_GOAL := help
 
-.PHONY: help build run test test-short bench check fmt vet staticcheck cross clean fuzz
+.PHONY: help build run test test-deps test-short bench check fmt vet staticcheck cross clean fuzz
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -25,8 +25,24 @@ build: ## build every command into bin/
 run: build ## the whole kiosk simulated in this terminal (kioskd --sim)
 	$(BIN)/kioskd --sim
 
-test: ## every test, with the race detector
+test: test-deps ## every test, with the race detector
 	CGO_ENABLED=1 $(GO) test -race -timeout 12m ./...
+
+# The fleet test (cmd/kioskctl) runs configs/ansible/update.yml over SSH to
+# this machine: it needs sshd and ansible-playbook, installed here with
+# apt-get when missing. Without root or passwordless sudo it only says so,
+# and that test skips itself.
+FLEET_PKGS := openssh-server ansible-core
+test-deps: ## install what the fleet test needs (sshd, ansible-playbook) when missing
+	@if [ -x /usr/sbin/sshd ] && command -v ansible-playbook >/dev/null 2>&1; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	else echo "test-deps: no root and no passwordless sudo to install $(FLEET_PKGS): the fleet test will be skipped"; exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then echo "test-deps: no apt-get to install $(FLEET_PKGS): the fleet test will be skipped"; exit 0; fi; \
+	echo "test-deps: installing $(FLEET_PKGS)"; \
+	install="$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(FLEET_PKGS)"; \
+	$$install >/dev/null 2>&1 || { $$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null && $$install >/dev/null; } || \
+	  echo "test-deps: apt-get could not install $(FLEET_PKGS): the fleet test will be skipped"
 
 test-short: ## the fast tests only
 	$(GO) test -short ./...

@@ -176,8 +176,8 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 	case err = <-flowDone:
 		cancel()
 	}
-	// The outbox goes last but one: its bounded final flush may still deliver
-	// what the flow completed in its last moments.
+	// The outbox closes last: its bounded final flush may still deliver what
+	// the flow completed in its last moments.
 	doors.Close()
 	ob.Close()
 	log.Info("kioskd stopped")
