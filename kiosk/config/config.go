@@ -181,8 +181,14 @@ type Sync struct {
 	// AlarmAfter is how long a top-up may stay unsent or pending before it
 	// raises an alarm.
 	AlarmAfter time.Duration `yaml:"alarm_after"`
+	// MinBackoff is the ceiling of the first retry's wait; it doubles with
+	// each failure up to MaxBackoff.
+	MinBackoff time.Duration `yaml:"min_backoff"`
 	// MaxBackoff caps the retry back-off.
 	MaxBackoff time.Duration `yaml:"max_backoff"`
+	// PollAfter is the first wait before asking the bank about a pending
+	// top-up; it doubles with each answer that is still pending.
+	PollAfter time.Duration `yaml:"poll_after"`
 	// BatchSize is the most top-ups sent in one batch request (the bank takes
 	// at most 100).
 	BatchSize int `yaml:"batch_size"`
@@ -258,7 +264,9 @@ func Default() *Config {
 		Sync: Sync{
 			HeartbeatInterval: 60 * time.Second,
 			AlarmAfter:        20 * time.Minute,
+			MinBackoff:        time.Second,
 			MaxBackoff:        5 * time.Minute,
+			PollAfter:         5 * time.Second,
 			BatchSize:         100,
 		},
 		Update: Update{

@@ -111,6 +111,11 @@ func (c *Config) problems() problems {
 	positive(add, "sync.heartbeat_interval", s.HeartbeatInterval)
 	positive(add, "sync.alarm_after", s.AlarmAfter)
 	positive(add, "sync.max_backoff", s.MaxBackoff)
+	positive(add, "sync.min_backoff", s.MinBackoff)
+	positive(add, "sync.poll_after", s.PollAfter)
+	if s.MinBackoff > s.MaxBackoff {
+		add("sync.min_backoff", "got %s, more than sync.max_backoff %s; the first wait must not exceed the cap", s.MinBackoff, s.MaxBackoff)
+	}
 	if s.BatchSize < 1 || s.BatchSize > 100 {
 		add("sync.batch_size", "got %d, want 1 to 100 (the bank takes at most 100 top-ups a batch)", s.BatchSize)
 	}
