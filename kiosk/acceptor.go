@@ -51,7 +51,9 @@ const (
 	// EventReady: the device is initialised (again); Info is filled.
 	EventReady AcceptorEventKind = iota + 1
 	// EventPowerUp: what the device found at power-up (BillAt); always comes
-	// before the EventReady that follows a (re)initialisation.
+	// before the EventReady that follows a (re)initialisation. A bill found
+	// in the stacker is reported here and only here: no EventStacked follows
+	// for it (CCNET's credit-recovery 0x81 is folded into this event).
 	EventPowerUp
 	// EventEscrow: a bill of Value waits for Stack or Return.
 	EventEscrow

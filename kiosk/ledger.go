@@ -141,6 +141,10 @@ type Ledger interface {
 	// next receipt number, unsent. Completing a completed session returns its
 	// top-up again. A session with no stacked bill returns ErrEmptySession.
 	CompleteTopUp(ctx context.Context, sessionID string, at time.Time) (TopUp, error)
+	// RecordSuspense keeps a bill the acceptor stacked while no session was
+	// open to own it: money in the cassette, owner unknown, on the review list
+	// and in the next collection. The same at records the bill once.
+	RecordSuspense(ctx context.Context, value Money, at time.Time) error
 	// CloseSession closes a session that took no money.
 	CloseSession(ctx context.Context, sessionID string, at time.Time) error
 	// PendingRecovery reports whether a session was left open by a crash.

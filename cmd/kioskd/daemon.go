@@ -309,7 +309,10 @@ func (b brokenLedger) RecordEscrow(context.Context, kiosk.BillRecord) error  { r
 func (b brokenLedger) MarkStacked(context.Context, string, time.Time) error  { return b.fail() }
 func (b brokenLedger) MarkReturned(context.Context, string, time.Time) error { return b.fail() }
 func (b brokenLedger) CloseSession(context.Context, string, time.Time) error { return b.fail() }
-func (b brokenLedger) PendingRecovery(context.Context) (bool, error)         { return false, b.fail() }
+func (b brokenLedger) RecordSuspense(context.Context, kiosk.Money, time.Time) error {
+	return b.fail()
+}
+func (b brokenLedger) PendingRecovery(context.Context) (bool, error) { return false, b.fail() }
 func (b brokenLedger) Queue(context.Context) (kiosk.QueueStats, error) {
 	return kiosk.QueueStats{}, b.fail()
 }

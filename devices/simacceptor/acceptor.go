@@ -141,9 +141,9 @@ func (a *Acceptor) powerUp() {
 		a.log.Warn("bill acceptor powered up with a bill in the stacker", "value", v.String())
 		a.emit(kiosk.AcceptorEvent{Kind: kiosk.EventPowerUp, BillAt: kiosk.BillInStacker, Value: v})
 		a.emit(kiosk.AcceptorEvent{Kind: kiosk.EventReady})
-		// The journal already counted this bill when it was stacked; only
-		// the report was missing.
-		a.emit(kiosk.AcceptorEvent{Kind: kiosk.EventStacked, Value: v})
+		// The power-up report is the bill's report: the journal counted it
+		// when it was stacked, and no EventStacked follows, as with CCNET's
+		// credit recovery.
 		next := a.st.clone()
 		next.StackedUnreported = 0
 		next.Escrow = 0

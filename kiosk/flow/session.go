@@ -575,9 +575,12 @@ func (f *Flow) onStacked(ev kiosk.AcceptorEvent) kiosk.State {
 func (f *Flow) strayStacked(v kiosk.Money) kiosk.State {
 	s := f.sess
 	if s == nil {
-		f.log.Error("acceptor stacked a bill with no session open; it is in the cassette but in no top-up",
+		f.log.Error("acceptor stacked a bill with no session open; keeping it in suspense for the next collection",
 			"value", v.String())
-		f.audit("suspense_bill", fmt.Sprintf("a %s bill was reported stacked with no session open; count it at the next collection", v))
+		f.audit("suspense_bill", fmt.Sprintf("a %s bill was reported stacked with no session open; it is in suspense until the next collection", v))
+		if err := f.d.Ledger.RecordSuspense(f.ctx, v, f.now()); err != nil {
+			f.ledgerFailed("record suspense", err)
+		}
 		return f.state
 	}
 	s.seq++

@@ -23,6 +23,7 @@ const (
 	OpRecover         = "Recover"
 	OpQueue           = "Queue"
 	OpAudit           = "Audit"
+	OpRecordSuspense  = "RecordSuspense"
 )
 
 var writeOps = []string{OpOpenSession, OpRecordEscrow, OpMarkStacked, OpMarkReturned,
@@ -250,6 +251,19 @@ func (l *FakeLedger) CloseSession(_ context.Context, sessionID string, at time.T
 		}
 	}
 	s.Closed, s.ClosedAt = true, at
+	return nil
+}
+
+// RecordSuspense keeps a bill no session owns.
+func (l *FakeLedger) RecordSuspense(_ context.Context, v kiosk.Money, at time.Time) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.begin(OpRecordSuspense); err != nil {
+		return err
+	}
+	id := fmt.Sprintf("suspense-%d", len(l.billList)+1)
+	l.bills[id] = &kiosk.BillRecord{ID: id, Value: v, State: kiosk.BillSuspense, At: at}
+	l.billList = append(l.billList, id)
 	return nil
 }
 

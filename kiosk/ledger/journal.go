@@ -213,6 +213,25 @@ func (l *Ledger) CloseSession(ctx context.Context, sessionID string, at time.Tim
 	})
 }
 
+// RecordSuspense keeps a bill the acceptor stacked while no session was open
+// (a device that took a bill on its own): it is in the cassette, so it joins
+// the current cassette period in suspense, shown on the review list and in the
+// next collection. Recording the same at twice is a no-op.
+func (l *Ledger) RecordSuspense(ctx context.Context, value kiosk.Money, at time.Time) error {
+	if value < 0 {
+		return fmt.Errorf("ledger: record suspense: %w: negative value %d", ErrInvalid, int64(value))
+	}
+	at = l.now(at)
+	return l.write(ctx, "record suspense", func(tx *sql.Tx) error {
+		period, err := currentPeriodID(ctx, tx)
+		if err != nil {
+			return err
+		}
+		_, err = insertSuspense(ctx, tx, value, at, period)
+		return err
+	})
+}
+
 // PendingRecovery reports whether a session was left open, by a crash or a
 // power cut, which Recover must settle before the kiosk takes cash again.
 func (l *Ledger) PendingRecovery(ctx context.Context) (bool, error) {

@@ -85,14 +85,8 @@ func (l *Ledger) Recover(ctx context.Context, p *kiosk.PowerUpReport, at time.Ti
 			return err
 		}
 		suspense := func(value kiosk.Money) error {
-			res, err := tx.ExecContext(ctx, `INSERT INTO bills (id, session_id, seq, value, state, escrowed_at, settled_at, period_id)
-				VALUES (?, NULL, 0, ?, 'suspense', ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
-				"suspense/"+fmtTime(at), int64(value), fmtTime(at), fmtTime(at), period)
-			if err != nil {
-				return err
-			}
-			n, err := res.RowsAffected()
-			rep.Suspense += int(n)
+			n, err := insertSuspense(ctx, tx, value, at, period)
+			rep.Suspense += n
 			return err
 		}
 
@@ -210,4 +204,17 @@ func recoveryDetail(p *kiosk.PowerUpReport, rep kiosk.RecoveryReport) string {
 		d += fmt.Sprintf("; receipt %d: %d", t.ReceiptNo, int64(t.Amount))
 	}
 	return d
+}
+
+// insertSuspense records a bill in the cassette that no session owns. Its id
+// is derived from at, so the same report recorded twice stays one bill.
+func insertSuspense(ctx context.Context, tx *sql.Tx, value kiosk.Money, at time.Time, period int64) (int, error) {
+	res, err := tx.ExecContext(ctx, `INSERT INTO bills (id, session_id, seq, value, state, escrowed_at, settled_at, period_id)
+		VALUES (?, NULL, 0, ?, 'suspense', ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+		"suspense/"+fmtTime(at), int64(value), fmtTime(at), fmtTime(at), period)
+	if err != nil {
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	return int(n), err
 }
