@@ -134,25 +134,37 @@ func startSim(t *testing.T, dir string, extra ...string) *simKiosk {
 	return k
 }
 
-// waitScreen reads SCREEN lines until one satisfies ok.
-func (k *simKiosk) waitScreen(what string, ok func(screenMsg) bool) screenMsg {
+// next reads the daemon's next SCREEN or ERR line, waiting until deadline;
+// a SCREEN becomes the last screen seen. isErr reports an ERR line.
+func (k *simKiosk) next(what string, deadline time.Time) (s screenMsg, isErr bool) {
 	k.t.Helper()
-	k.conn.SetReadDeadline(time.Now().Add(45 * time.Second))
+	k.conn.SetReadDeadline(deadline)
 	for {
 		line, err := k.rd.ReadString('\n')
 		if err != nil {
 			k.t.Fatalf("waiting for %s (last screen %s %q): %v", what, k.last.State, k.last.Lines, err)
 		}
+		if strings.HasPrefix(line, "ERR ") {
+			return screenMsg{}, true
+		}
 		rest, found := strings.CutPrefix(line, "SCREEN ")
 		if !found {
 			continue
 		}
-		var s screenMsg
 		if err := json.Unmarshal([]byte(rest), &s); err != nil {
 			k.t.Fatalf("bad SCREEN line %q: %v", line, err)
 		}
 		k.last = s
-		if ok(s) {
+		return s, false
+	}
+}
+
+// waitScreen reads SCREEN lines until one satisfies ok.
+func (k *simKiosk) waitScreen(what string, ok func(screenMsg) bool) screenMsg {
+	k.t.Helper()
+	deadline := time.Now().Add(45 * time.Second)
+	for {
+		if s, isErr := k.next(what, deadline); !isErr && ok(s) {
 			return s
 		}
 	}
@@ -167,25 +179,12 @@ func (k *simKiosk) insertBill(tenge int64, what string, ok func(screenMsg) bool)
 	deadline := time.Now().Add(45 * time.Second)
 	k.send(fmt.Sprintf("BILL %d", tenge))
 	for {
-		k.conn.SetReadDeadline(deadline)
-		line, err := k.rd.ReadString('\n')
-		if err != nil {
-			k.t.Fatalf("waiting for %s (last screen %s %q): %v", what, k.last.State, k.last.Lines, err)
-		}
-		if strings.HasPrefix(line, "ERR ") {
+		s, isErr := k.next(what, deadline)
+		if isErr {
 			time.Sleep(100 * time.Millisecond)
 			k.send(fmt.Sprintf("BILL %d", tenge))
 			continue
 		}
-		rest, found := strings.CutPrefix(line, "SCREEN ")
-		if !found {
-			continue
-		}
-		var s screenMsg
-		if err := json.Unmarshal([]byte(rest), &s); err != nil {
-			k.t.Fatalf("bad SCREEN line %q: %v", line, err)
-		}
-		k.last = s
 		if ok(s) {
 			return s
 		}
