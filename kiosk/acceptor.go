@@ -32,7 +32,10 @@ type Acceptor interface {
 	// Info is the device's identity and state, for logs and the console.
 	Info() AcceptorInfo
 	// Close disables the device (inhibit all bills), stops the driver and
-	// releases the port.
+	// releases the port. Events the driver took from the device and the
+	// caller has not received yet are not dropped: Events still delivers
+	// them, and is closed after the last. A caller that closes the driver
+	// reads Events until it is closed, so that no bill's report is lost.
 	Close() error
 }
 
@@ -57,6 +60,13 @@ const (
 	EventPowerUp
 	// EventEscrow: a bill of Value waits for Stack or Return.
 	EventEscrow
+	// EventStacking: the device took the STACK command for the bill of
+	// Value in escrow (it acknowledged the command, or reported it was
+	// stacking). From here the bill is on its way into the cassette: a
+	// power-up that finds nothing in the device means it got there. At most
+	// once per bill, after its EventEscrow and before its EventStacked (or
+	// EventReturned, should the device give it back after all).
+	EventStacking
 	// EventStacked: the bill of Value is in the cassette.
 	EventStacked
 	// EventReturned: the bill of Value went back to the customer.
@@ -70,7 +80,7 @@ const (
 )
 
 var eventKindNames = map[AcceptorEventKind]string{
-	EventReady: "ready", EventPowerUp: "power_up", EventEscrow: "escrow",
+	EventReady: "ready", EventPowerUp: "power_up", EventEscrow: "escrow", EventStacking: "stacking",
 	EventStacked: "stacked", EventReturned: "returned", EventRejected: "rejected",
 	EventFault: "fault", EventFaultCleared: "fault_cleared",
 }

@@ -54,6 +54,9 @@ type BillRecord struct {
 	Value     Money
 	State     BillState
 	At        time.Time
+	// StackAt is when the acceptor took the STACK command for the bill
+	// (zero until then).
+	StackAt time.Time
 }
 
 // BillID is the id of the seq-th bill of a session. Deriving it from the
@@ -133,6 +136,11 @@ type Ledger interface {
 	// RecordEscrow durably records that a bill is about to be stacked for its
 	// session. Recording the same ID twice is a no-op.
 	RecordEscrow(ctx context.Context, b BillRecord) error
+	// MarkStacking records that the acceptor took the STACK command for the
+	// escrowed bill (kiosk.EventStacking): if a power cut follows and the
+	// device reports nothing at power-up, the bill is in the cassette.
+	// Idempotent; a no-op for a bill already settled.
+	MarkStacking(ctx context.Context, billID string, at time.Time) error
 	// MarkStacked records the bill as in the cassette. Idempotent.
 	MarkStacked(ctx context.Context, billID string, at time.Time) error
 	// MarkReturned records the bill as given back. Idempotent.

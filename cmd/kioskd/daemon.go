@@ -307,6 +307,7 @@ func (b brokenLedger) fail() error { return fmt.Errorf("%w: %v", kiosk.ErrLedger
 func (b brokenLedger) OpenSession(context.Context, kiosk.Session) error      { return b.fail() }
 func (b brokenLedger) RecordEscrow(context.Context, kiosk.BillRecord) error  { return b.fail() }
 func (b brokenLedger) MarkStacked(context.Context, string, time.Time) error  { return b.fail() }
+func (b brokenLedger) MarkStacking(context.Context, string, time.Time) error { return b.fail() }
 func (b brokenLedger) MarkReturned(context.Context, string, time.Time) error { return b.fail() }
 func (b brokenLedger) CloseSession(context.Context, string, time.Time) error { return b.fail() }
 func (b brokenLedger) RecordSuspense(context.Context, kiosk.Money, time.Time) error {

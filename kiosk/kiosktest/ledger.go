@@ -15,6 +15,7 @@ import (
 const (
 	OpOpenSession     = "OpenSession"
 	OpRecordEscrow    = "RecordEscrow"
+	OpMarkStacking    = "MarkStacking"
 	OpMarkStacked     = "MarkStacked"
 	OpMarkReturned    = "MarkReturned"
 	OpCompleteTopUp   = "CompleteTopUp"
@@ -26,7 +27,7 @@ const (
 	OpRecordSuspense  = "RecordSuspense"
 )
 
-var writeOps = []string{OpOpenSession, OpRecordEscrow, OpMarkStacked, OpMarkReturned,
+var writeOps = []string{OpOpenSession, OpRecordEscrow, OpMarkStacking, OpMarkStacked, OpMarkReturned,
 	OpCompleteTopUp, OpCloseSession, OpRecover, OpAudit}
 
 // LedgerSession is a session as the FakeLedger holds it.
@@ -174,6 +175,23 @@ func (l *FakeLedger) MarkStacked(_ context.Context, id string, at time.Time) err
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.mark(OpMarkStacked, id, kiosk.BillStacked, at)
+}
+
+// MarkStacking records that the acceptor took STACK for the bill.
+func (l *FakeLedger) MarkStacking(_ context.Context, id string, at time.Time) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.begin(OpMarkStacking); err != nil {
+		return err
+	}
+	b, ok := l.bills[id]
+	if !ok {
+		return fmt.Errorf("%s %s: %w", OpMarkStacking, id, kiosk.ErrNotFound)
+	}
+	if b.State == kiosk.BillEscrowed && b.StackAt.IsZero() {
+		b.StackAt = at
+	}
+	return nil
 }
 
 // MarkReturned records the bill given back.

@@ -132,6 +132,21 @@ func (l *Ledger) MarkStacked(ctx context.Context, billID string, at time.Time) e
 	})
 }
 
+// MarkStacking records that the acceptor took the STACK command for the
+// bill. Only an escrowed bill takes the mark, once; for a settled bill it is a
+// no-op, since its fate is known. Unknown bill: ErrNotFound.
+func (l *Ledger) MarkStacking(ctx context.Context, billID string, at time.Time) error {
+	at = l.now(at)
+	return l.write(ctx, "mark stacking "+billID, func(tx *sql.Tx) error {
+		if _, err := billByID(ctx, tx, billID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE bills SET stack_at = ? WHERE id = ? AND state = 'escrowed' AND stack_at IS NULL`,
+			fmtTime(at), billID)
+		return err
+	})
+}
+
 // MarkReturned records the bill as given back. A returned bill stays returned
 // (no-op). A stacked bill is never marked returned (ErrConflict): a bill once
 // in the cassette never leaves the ledger. Unknown bill: ErrNotFound.
