@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"path/filepath"
-	"time"
 )
 
 const panelUsage = `usage: kioskctl panel [PATH]
@@ -21,13 +20,11 @@ each line you type:
   FAKE                                                    a counterfeit into the slot
 
 PATH is the panel socket; without it, panel.sock beside the control socket
-(--socket). It ends at Ctrl-D or at the end of its input once the kiosk has
-been quiet for a second, so a script can pipe its lines in.
+(--socket). Lines may be typed or piped in as fast as you like: the kiosk
+takes each when a customer could (a key once the screen answered the last
+one, a note once the slot draws it in). At Ctrl-D or the end of its input it
+ends, once the kiosk has acted on every line and shown what they caused.
 `
-
-// panelQuiet is how long kioskctl panel keeps printing after its input
-// ended: the screens the last lines caused.
-const panelQuiet = time.Second
 
 // runPanel is a line-by-line client of the panel socket, so that a newcomer
 // needs no socat to drive the simulated kiosk.
@@ -46,7 +43,6 @@ func runPanel(args []string, controlSocket string, stdin io.Reader, stdout, stde
 		return ctlFailed
 	}
 	defer conn.Close()
-	lines := make(chan struct{}, 1)
 	closed := make(chan struct{})
 	go func() {
 		defer close(closed)
@@ -54,10 +50,6 @@ func runPanel(args []string, controlSocket string, stdin io.Reader, stdout, stde
 		sc.Buffer(make([]byte, 0, 4096), 1<<20)
 		for sc.Scan() {
 			fmt.Fprintln(stdout, sc.Text())
-			select {
-			case lines <- struct{}{}:
-			default:
-			}
 		}
 	}()
 	inputDone := make(chan error, 1)
@@ -75,13 +67,11 @@ func runPanel(args []string, controlSocket string, stdin io.Reader, stdout, stde
 			return ctlFailed
 		}
 	}
-	for {
-		select {
-		case <-closed:
-			return ctlOK
-		case <-lines:
-		case <-time.After(panelQuiet):
-			return ctlOK
-		}
+	// The end of input is passed on; kioskd acts on every line sent,
+	// sends the screens they caused and then hangs up.
+	if uc, ok := conn.(*net.UnixConn); ok {
+		uc.CloseWrite()
 	}
+	<-closed
+	return ctlOK
 }

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
+	"tolem/devices/ccnet/ccnettest"
 	"tolem/kiosk"
 	"tolem/kiosk/config"
 )
@@ -53,4 +56,49 @@ func simConfig(dir string) (*config.Config, string, error) {
 	cfg.Panel.Socket = filepath.Join(dir, "panel.sock")
 	cfg.Control.Socket = filepath.Join(dir, "control.sock")
 	return cfg, dir, nil
+}
+
+// How a simulated note behaves at the slot: a customer holds it there until
+// the acceptor draws it in, which it does only once the flow has enabled it
+// (a few polls after insert_cash shows) and its head is free.
+const (
+	slotWait = 5 * time.Second       // the most a note is held at the slot
+	drawWait = 10 * time.Second      // the most a note takes to be decided
+	slotPoll = 20 * time.Millisecond // how often the slot is tried again
+)
+
+// slotFeeder lets the sim panel's BILL and FAKE lines (and the terminal's
+// note keys) reach the CCNET emulator as a hand at the slot would: a note
+// offered while the validator is not yet taking bills, or still busy with
+// the last one, waits up to slotWait instead of being refused at once. It
+// returns once the kiosk has decided about the note (the acceptor stacks it,
+// or gives it back), so a key pressed next, PAY, finds it counted.
+type slotFeeder struct{ e *ccnettest.Emulator }
+
+func (f slotFeeder) Insert(v kiosk.Money) error {
+	return f.offer(func() error { return f.e.InsertBill(v) })
+}
+
+func (f slotFeeder) InsertFake() error { return f.offer(f.e.InsertFake) }
+
+func (f slotFeeder) offer(insert func() error) error {
+	deadline := time.Now().Add(slotWait)
+	for {
+		err := insert()
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ccnettest.ErrNotAccepting) && !errors.Is(err, ccnettest.ErrBusy) {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the slot did not take the note within %v: %w (notes go in on the insert_cash screen)", slotWait, err)
+		}
+		time.Sleep(slotPoll)
+	}
+	until := time.Now().Add(drawWait)
+	for f.e.BillInFlight() == kiosk.BillInValidator && time.Now().Before(until) {
+		time.Sleep(slotPoll)
+	}
+	return nil
 }
