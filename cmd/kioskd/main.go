@@ -86,6 +86,8 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 		}
 		opts.Config, opts.Sim = cfg, true
 		fmt.Fprintf(stderr, "kioskd %s: simulated kiosk, data in %s\n", version, dir)
+		// The terminal panel covered the line above: say it again at the end.
+		defer fmt.Fprintf(stderr, "kioskd: the simulated kiosk's data stays in %s (its log: kioskd.log there); kioskd --sim --data-dir %s starts it again\n", dir, dir)
 	case *configPath != "":
 		cfg, err := config.Load(*configPath)
 		if err != nil {

@@ -102,3 +102,13 @@ func (f slotFeeder) offer(insert func() error) error {
 	}
 	return nil
 }
+
+// simNotes are the terminal panel's lines on where the simulated kiosk
+// keeps its things: the log lines that said so at start are under the frame.
+func simNotes(cfg *config.Config) []string {
+	return []string{
+		"data     " + cfg.DataDir + "  (ledger.db, kioskd.log)",
+		"sockets  " + cfg.Panel.Socket + ", " + cfg.Control.Socket,
+		"try      kioskctl --socket " + cfg.Control.Socket + " status",
+	}
+}

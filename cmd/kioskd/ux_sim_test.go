@@ -111,3 +111,32 @@ func TestReadmePanelExample(t *testing.T) {
 		t.Errorf("the README's example did not end on the receipt:\n%s", out.String())
 	}
 }
+
+// The data dir is said again when the simulated kiosk stops: the terminal
+// panel covered the line that said it at start.
+func TestSimSaysWhereItsDataIsAtExit(t *testing.T) {
+	dir := shortDir(t)
+	k := startSim(t, dir)
+	k.waitState("idle")
+	k.stop()
+	want := "kioskd: the simulated kiosk's data stays in " + dir + " (its log: kioskd.log there); kioskd --sim --data-dir " + dir + " starts it again\n"
+	if !strings.HasSuffix(k.logs.String(), want) {
+		t.Errorf("kioskd's last words are not %q", want)
+	}
+}
+
+// The terminal panel's frame shows where the data and the sockets are.
+func TestSimNotesInTheFrame(t *testing.T) {
+	cfg, _, err := simConfig(shortDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"data     " + cfg.DataDir + "  (ledger.db, kioskd.log)",
+		"sockets  " + cfg.DataDir + "/panel.sock, " + cfg.DataDir + "/control.sock",
+		"try      kioskctl --socket " + cfg.DataDir + "/control.sock status",
+	}
+	if got := simNotes(cfg); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("notes %q, want %q", got, want)
+	}
+}

@@ -330,3 +330,21 @@ func kioskctlHelpArgs(words []string) []string {
 	}
 	return append(cmd, "--help")
 }
+
+// make run passes ARGS on to kioskd, as the README tells a newcomer.
+func TestMakeRunPassesArgs(t *testing.T) {
+	makeBin, err := exec.LookPath("make")
+	if err != nil {
+		t.Skip("make is not installed")
+	}
+	cmd := exec.Command(makeBin, "-n", "--no-print-directory", "run", "ARGS=--data-dir /tmp/kiosk-demo")
+	cmd.Dir = repoRoot(t)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("make -n run: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if last := lines[len(lines)-1]; last != "bin/kioskd --sim --data-dir /tmp/kiosk-demo" {
+		t.Errorf("make run runs %q, want the ARGS passed on", last)
+	}
+}

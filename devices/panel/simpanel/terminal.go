@@ -24,6 +24,8 @@ type TermOptions struct {
 	NoColor bool
 	// Log receives refused bills and terminal errors; discarded when nil.
 	Log *slog.Logger
+	// Notes are lines shown under the key legend (see RenderInfo.Notes).
+	Notes []string
 }
 
 // Escape sequences of the full-screen frame.
@@ -74,7 +76,7 @@ func RunTerminal(ctx context.Context, in *os.File, out io.Writer, screens <-chan
 	}
 
 	var screen kiosk.Screen
-	info := RenderInfo{Title: opts.Title, Waiting: true, Color: isTerm && !opts.NoColor}
+	info := RenderInfo{Title: opts.Title, Waiting: true, Color: isTerm && !opts.NoColor, Notes: opts.Notes}
 	draw := func() error {
 		if _, err := io.WriteString(out, frame(Render(screen, info))); err != nil {
 			return fmt.Errorf("terminal panel: draw: %w", err)
