@@ -53,7 +53,7 @@ func startSimAcceptor(cfg *config.Config, log *slog.Logger, kind string) (kiosk.
 	}
 	emu, err := ccnettest.Start(ccnettest.EmuOptions{
 		StateFile: state,
-		LinkPath:  filepath.Join(cfg.DataDir, "acceptor.tty"),
+		LinkPath:  simAcceptorLink(cfg.DataDir),
 		Log:       log.With("component", "acceptor-emulator"),
 	})
 	if err != nil {

@@ -79,7 +79,7 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "kioskd: --sim and --config exclude each other")
 		return exitBadConfig
 	case *sim:
-		cfg, dir, err := simConfig(*dataDir)
+		cfg, dir, err := simConfig(*dataDir, *simAcc)
 		if err != nil {
 			fmt.Fprintf(stderr, "kioskd: %v\n", err)
 			return exitFailure

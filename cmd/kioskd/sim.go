@@ -31,7 +31,11 @@ var simWallets = map[kiosk.Phone]string{
 // simConfig builds the config of `kioskd --sim`: no file needed, everything
 // under one data dir that survives restarts, so a receipt number keeps
 // counting and a killed kiosk recovers like a real one.
-func simConfig(dir string) (*config.Config, string, error) {
+//
+// acceptor is --sim-acceptor: the config says what runs, so that `config`
+// and `status` agree (ccnet on the emulator's pty link, or the in-process
+// sim).
+func simConfig(dir, acceptor string) (*config.Config, string, error) {
 	if dir == "" {
 		base, err := os.UserCacheDir()
 		if err != nil {
@@ -51,7 +55,11 @@ func simConfig(dir string) (*config.Config, string, error) {
 	cfg.DataDir = dir
 	cfg.Bank.URL = "http://127.0.0.1:0" // replaced by the sandbox's address at start
 	cfg.Bank.Secret = simSecret
-	cfg.Acceptor.Protocol = "sim"
+	cfg.Acceptor.Protocol = config.ProtocolSim
+	if acceptor != "inproc" {
+		cfg.Acceptor.Protocol = config.ProtocolCCNET
+		cfg.Acceptor.Port = simAcceptorLink(dir)
+	}
 	cfg.Panel.Kind = "sim"
 	cfg.Panel.Socket = filepath.Join(dir, "panel.sock")
 	cfg.Control.Socket = filepath.Join(dir, "control.sock")
@@ -112,3 +120,7 @@ func simNotes(cfg *config.Config) []string {
 		"try      kioskctl --socket " + cfg.Control.Socket + " status",
 	}
 }
+
+// simAcceptorLink is where --sim links the CCNET emulator's pty, the port
+// the driver opens.
+func simAcceptorLink(dir string) string { return filepath.Join(dir, "acceptor.tty") }

@@ -127,7 +127,7 @@ func TestSimSaysWhereItsDataIsAtExit(t *testing.T) {
 
 // The terminal panel's frame shows where the data and the sockets are.
 func TestSimNotesInTheFrame(t *testing.T) {
-	cfg, _, err := simConfig(shortDir(t))
+	cfg, _, err := simConfig(shortDir(t), "ccnet")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,4 +139,39 @@ func TestSimNotesInTheFrame(t *testing.T) {
 	if got := simNotes(cfg); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("notes %q, want %q", got, want)
 	}
+}
+
+// A top-up completed at start-up after the kiosk was killed mid-payment is
+// in kioskctl status, with its receipt number.
+func TestSimStatusShowsRecoveredTopUp(t *testing.T) {
+	dir := shortDir(t)
+	k := startSim(t, dir)
+	k.toInsertCash()
+	k.insertBill(5000, "5 000 ₸ inserted", func(s screenMsg) bool { return screenHas(s, "5 000 ₸") })
+	k.kill()
+
+	k2 := startSim(t, dir)
+	k2.waitState("idle")
+	out, errOut, code := ctl(t, dir, "", "status")
+	if code != 0 || !strings.Contains(out, "recovered  receipt 1, 5 000 ₸ to +7701***4567, completed at start-up at ") {
+		t.Errorf("kioskctl status: exit %d\n%s%s", code, out, errOut)
+	}
+	k2.stop()
+}
+
+// In --sim, config and status name the same acceptor: the CCNET driver on
+// the emulator's pty.
+func TestSimConfigSaysWhatRuns(t *testing.T) {
+	dir := shortDir(t)
+	k := startSim(t, dir)
+	k.waitState("idle")
+	out, _, code := ctl(t, dir, "", "config")
+	if code != 0 || !strings.Contains(out, "    protocol: ccnet\n    port: "+dir+"/acceptor.tty\n") {
+		t.Errorf("kioskctl config: exit %d\n%s", code, out)
+	}
+	out, _, code = ctl(t, dir, "", "status")
+	if code != 0 || !strings.Contains(out, "acceptor  ccnet ") || !strings.Contains(out, " on "+dir+"/acceptor.tty\n") {
+		t.Errorf("kioskctl status: exit %d\n%s", code, out)
+	}
+	k.stop()
 }

@@ -381,8 +381,12 @@ func printAcceptor(x *invocation, info kiosk.AcceptorInfo) {
 		port = "-"
 	}
 	fmt.Fprintf(tw, "protocol\t%s on %s\n", info.Protocol, port)
-	fmt.Fprintf(tw, "model\t%s\n", info.Model)
-	fmt.Fprintf(tw, "serial\t%s\n", info.Serial)
+	if neverAnswered(info) {
+		fmt.Fprintf(tw, "model\tunknown: no answer from %s since kioskd started at %s; check its cable and power, and acceptor.port\n", port, fmtTime(x.c.b.System().Started))
+	} else {
+		fmt.Fprintf(tw, "model\t%s\n", info.Model)
+		fmt.Fprintf(tw, "serial\t%s\n", info.Serial)
+	}
 	ready := "not ready"
 	if info.Ready {
 		ready = "ready"
