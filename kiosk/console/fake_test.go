@@ -17,22 +17,22 @@ import (
 // fakeBackend is a Backend in memory. Its settings outlive a Console, so a
 // new Console over the same fake is a restarted kioskd over the same ledger.
 type fakeBackend struct {
-	mu       sync.Mutex
-	svc      Service
-	acc      kiosk.AcceptorInfo
-	cas      Cassette
-	queue    Queue
-	bank     BankStatus
-	sys      System
-	topups   map[int64]TopUpDetail
-	review   Review
+	mu     sync.Mutex
+	svc    Service
+	acc    kiosk.AcceptorInfo
+	cas    Cassette
+	queue  Queue
+	bank   BankStatus
+	sys    System
+	topups map[int64]TopUpDetail
+	review Review
 	// recovered are top-ups completed at start-up, newest first.
 	recovered []kiosk.TopUp
 	settings  map[string]string
-	audit    []kiosk.AuditEntry
-	noLedger bool
-	retried  []string
-	manual   bool
+	audit     []kiosk.AuditEntry
+	noLedger  bool
+	retried   []string
+	manual    bool
 	// customerLeft is closed when the customer in session finishes; a
 	// maintenance request waits for it.
 	customerLeft chan struct{}
