@@ -175,3 +175,22 @@ func TestSimConfigSaysWhatRuns(t *testing.T) {
 	}
 	k.stop()
 }
+
+// kioskctl against the real kioskd: options after or before the command,
+// and collect with its input at an end is cancelled (exit 1), its reason on
+// a line of its own, and nothing recorded.
+func TestCtlOptionsAndCollectAtEndOfInput(t *testing.T) {
+	dir := shortDir(t)
+	k := startSim(t, dir)
+	k.waitState("idle")
+	for _, args := range [][]string{{"--json", "status"}, {"status", "--json"}} {
+		if out, errOut, code := ctl(t, dir, "", args...); code != 0 || !strings.HasPrefix(out, "{") {
+			t.Errorf("kioskctl %q: exit %d\n%s%s", args, code, out, errOut)
+		}
+	}
+	out, errOut, code := ctl(t, dir, "", "collect")
+	if code != 1 || !strings.HasSuffix(out, "Bag or seal number: \nerror: collect cancelled: the input ended before an answer; nothing was recorded\nMaintenance ended.\n") {
+		t.Errorf("kioskctl collect < /dev/null: exit %d, want 1\n%q\n%s", code, out, errOut)
+	}
+	k.stop()
+}
