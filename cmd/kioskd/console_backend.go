@@ -175,7 +175,22 @@ func (b *consoleBackend) Review(ctx context.Context) (console.Review, error) {
 	for _, t := range rv.TopUps {
 		out.TopUps = append(out.TopUps, console.QueuedTopUp{TopUp: t.TopUp, Delivery: deliveryOf(t.Delivery)})
 	}
+	us, err := l.UncertainSessions(ctx)
+	if err != nil {
+		return console.Review{}, err
+	}
+	for _, u := range us {
+		out.Sessions = append(out.Sessions, console.UncertainSession{SessionID: u.SessionID, Phone: u.Phone, OpenedAt: u.OpenedAt, TopUp: u.TopUp, Uncertain: u.Uncertain})
+	}
 	return out, nil
+}
+
+func (b *consoleBackend) Recovered(ctx context.Context, limit int) ([]kiosk.TopUp, error) {
+	l, err := b.led()
+	if err != nil {
+		return nil, err
+	}
+	return l.RecoveredTopUps(ctx, limit)
 }
 
 // refused turns the ledger's refusal into the console's, keeping its reason.

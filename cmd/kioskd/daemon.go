@@ -164,7 +164,7 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 		defer unsub()
 		keys := make(chan kiosk.Key, 16)
 		go forwardKeys(ctx, keys, f)
-		err := simpanel.RunTerminal(ctx, o.Stdin, o.Stdout, screens, keys, feeder, simpanel.TermOptions{})
+		err := simpanel.RunTerminal(ctx, o.Stdin, o.Stdout, screens, keys, feeder, simpanel.TermOptions{Notes: simNotes(w.cfg)})
 		if err != nil {
 			log.Error("terminal panel", "err", err)
 		}

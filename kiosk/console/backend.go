@@ -37,6 +37,9 @@ type Backend interface {
 	TopUpByID(ctx context.Context, id string) (TopUpDetail, error)
 	// Review is the technician's review list.
 	Review(ctx context.Context) (Review, error)
+	// Recovered lists the top-ups completed at start-up after a power cut,
+	// newest first, at most limit of them.
+	Recovered(ctx context.Context, limit int) ([]kiosk.TopUp, error)
 	// Retry makes a top-up due again at once, or every unsent and pending one
 	// when id is "". It returns how many changed. A top-up the bank decided
 	// is refused with an error wrapping ErrRefused.
@@ -170,6 +173,20 @@ type Review struct {
 	Bills []kiosk.BillRecord `json:"bills"`
 	// TopUps are top-ups in review or rejected by the bank.
 	TopUps []QueuedTopUp `json:"topups"`
+	// Sessions are the customers' sessions a power cut left with
+	// uncertain bills, with the top-up recovered for the rest.
+	Sessions []UncertainSession `json:"sessions"`
+}
+
+// UncertainSession is a customer's session with bills a power cut left
+// uncertain: the customer may come back about them.
+type UncertainSession struct {
+	SessionID string      `json:"session_id"`
+	Phone     kiosk.Phone `json:"phone"`
+	OpenedAt  time.Time   `json:"opened_at"`
+	// TopUp is the session's top-up, nil when none was completed.
+	TopUp     *kiosk.TopUp       `json:"topup"`
+	Uncertain []kiosk.BillRecord `json:"uncertain"`
 }
 
 // BankStatus is the outbox's view of the bank.

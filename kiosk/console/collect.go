@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -64,6 +65,8 @@ func runCollect(x *invocation) int {
 			switch {
 			case errors.Is(err, ErrNotInteractive):
 				return x.usage(errors.New("collect asks for the bag or seal number: give --seal NUMBER --yes, or run it from a terminal"))
+			case errors.Is(err, io.EOF):
+				return x.fail(errNoAnswer)
 			case err != nil:
 				return x.interrupted("collect cancelled: nothing was recorded")
 			}
@@ -78,6 +81,8 @@ func runCollect(x *invocation) int {
 		switch {
 		case errors.Is(err, ErrNotInteractive):
 			return x.usage(errors.New("collect asks for a confirmation: add --yes, or run it from a terminal"))
+		case errors.Is(err, io.EOF):
+			return x.fail(errNoAnswer)
 		case err != nil:
 			return x.interrupted("collect cancelled: nothing was recorded")
 		}
@@ -105,6 +110,11 @@ func runCollect(x *invocation) int {
 	x.say("Collection id %s is queued for the bank; a new cassette period has started.", col.ID)
 	return ExitOK
 }
+
+// errNoAnswer: the input ended (Ctrl-D, or a script's stdin) before the
+// question was answered; nothing was pressed to stop it, so it is a failure,
+// not an interruption.
+var errNoAnswer = errors.New("collect cancelled: the input ended before an answer; nothing was recorded")
 
 // checkSeal trims a typed seal number and refuses what cannot be one.
 func checkSeal(s string) (string, error) {

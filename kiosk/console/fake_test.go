@@ -17,20 +17,22 @@ import (
 // fakeBackend is a Backend in memory. Its settings outlive a Console, so a
 // new Console over the same fake is a restarted kioskd over the same ledger.
 type fakeBackend struct {
-	mu       sync.Mutex
-	svc      Service
-	acc      kiosk.AcceptorInfo
-	cas      Cassette
-	queue    Queue
-	bank     BankStatus
-	sys      System
-	topups   map[int64]TopUpDetail
-	review   Review
-	settings map[string]string
-	audit    []kiosk.AuditEntry
-	noLedger bool
-	retried  []string
-	manual   bool
+	mu     sync.Mutex
+	svc    Service
+	acc    kiosk.AcceptorInfo
+	cas    Cassette
+	queue  Queue
+	bank   BankStatus
+	sys    System
+	topups map[int64]TopUpDetail
+	review Review
+	// recovered are top-ups completed at start-up, newest first.
+	recovered []kiosk.TopUp
+	settings  map[string]string
+	audit     []kiosk.AuditEntry
+	noLedger  bool
+	retried   []string
+	manual    bool
 	// customerLeft is closed when the customer in session finishes; a
 	// maintenance request waits for it.
 	customerLeft chan struct{}
@@ -93,6 +95,16 @@ func (f *fakeBackend) Service(context.Context) Service {
 	s.DoorOpen = f.doorOpen
 	return s
 }
+func (f *fakeBackend) Recovered(_ context.Context, limit int) ([]kiosk.TopUp, error) {
+	if err := f.ledger(); err != nil {
+		return nil, err
+	}
+	if len(f.recovered) > limit {
+		return f.recovered[:limit], nil
+	}
+	return f.recovered, nil
+}
+
 func (f *fakeBackend) Acceptor() kiosk.AcceptorInfo { f.mu.Lock(); defer f.mu.Unlock(); return f.acc }
 func (f *fakeBackend) Cassette(context.Context) (Cassette, error) {
 	f.mu.Lock()
