@@ -70,14 +70,14 @@ type Dev struct {
 	// unit (unix nanoseconds); LastActivity reads it.
 	activity atomic.Int64
 
-	wake   chan struct{} // an API call queued work for the poll loop
-	done   chan struct{}
-	wg     sync.WaitGroup // the run goroutine
+	wake chan struct{} // an API call queued work for the poll loop
+	done chan struct{}
+	wg   sync.WaitGroup // the run goroutine
 	// runEnded is closed once the run goroutine has returned: the deliver
 	// goroutine then hands over what is left and closes events.
 	runEnded chan struct{}
-	events chan kiosk.AcceptorEvent
-	close  sync.Once
+	events   chan kiosk.AcceptorEvent
+	close    sync.Once
 
 	mu       sync.Mutex
 	queue    []kiosk.AcceptorEvent // emitted, not yet delivered
@@ -191,12 +191,12 @@ func newDev(port string, opts *Opts, hook func(*link)) (*Dev, error) {
 		}
 	}
 	d := &Dev{
-		path:   port,
-		opts:   o,
-		log:    o.Log.With("acceptor", "ccnet", "port", port),
-		clock:  o.Clock,
-		wake:   make(chan struct{}, 1),
-		done:   make(chan struct{}),
+		path:     port,
+		opts:     o,
+		log:      o.Log.With("acceptor", "ccnet", "port", port),
+		clock:    o.Clock,
+		wake:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
 		events:   make(chan kiosk.AcceptorEvent),
 		evWake:   make(chan struct{}, 1),
 		runEnded: make(chan struct{}),
