@@ -279,6 +279,24 @@ func (b *consoleBackend) CloseCollection(ctx context.Context, seal string) (cons
 	return console.Collection{ID: c.ID, Seal: c.Seal, Period: cassetteOf(c.Period, b.w.cfg.Acceptor.CassetteCapacity), ClosedAt: c.Period.ClosedAt}, nil
 }
 
+func (b *consoleBackend) Reconcile(ctx context.Context, ref string, counted []kiosk.BillCount, actor string) (console.Reconciliation, error) {
+	l, err := b.led()
+	if err != nil {
+		return console.Reconciliation{}, err
+	}
+	r, err := l.Reconcile(ctx, ref, counted, actor, time.Now())
+	if err != nil {
+		return console.Reconciliation{}, refused(err)
+	}
+	if len(r.TopUps) > 0 && b.w.outbox != nil {
+		b.w.outbox.Wake()
+	}
+	return console.Reconciliation{
+		Collection: r.Collection, Counted: r.Counted, Recorded: r.Recorded,
+		Stacked: r.Stacked, Returned: r.Returned, TopUps: r.TopUps, Unmatched: r.Unmatched,
+	}, nil
+}
+
 func (b *consoleBackend) CycleAcceptor(ctx context.Context) error {
 	acc := b.w.acceptor
 	info := acc.Info()

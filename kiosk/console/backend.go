@@ -57,6 +57,10 @@ type Backend interface {
 	// seal number, starts the next cassette period and queues the
 	// collection for the bank, in one transaction.
 	CloseCollection(ctx context.Context, seal string) (Collection, error)
+	// Reconcile settles the uncertain bills of a collection (ref: its id, its
+	// seal, or "last") with the physical count, crediting the bills found in
+	// the cassette as follow-up top-ups; actor is audited.
+	Reconcile(ctx context.Context, ref string, counted []kiosk.BillCount, actor string) (Reconciliation, error)
 	// CycleAcceptor enables every denomination and disables the acceptor
 	// again, for `test acceptor` in maintenance.
 	CycleAcceptor(ctx context.Context) error
@@ -210,6 +214,21 @@ type System struct {
 	Terminal string    `json:"terminal_id"`
 	// Sim is set in `kioskd --sim`.
 	Sim bool `json:"sim"`
+}
+
+// Reconciliation is what a collection's physical count settled.
+type Reconciliation struct {
+	Collection string            `json:"collection"`
+	Counted    []kiosk.BillCount `json:"counted"`
+	// Recorded is what the ledger holds in the collected cassette.
+	Recorded []kiosk.BillCount `json:"recorded"`
+	// Stacked and Returned are the ids of the uncertain bills settled.
+	Stacked  []string `json:"stacked"`
+	Returned []string `json:"returned"`
+	// TopUps are the follow-up top-ups crediting the bills found.
+	TopUps []kiosk.TopUp `json:"topups"`
+	// Unmatched is what the count could not settle without a guess.
+	Unmatched []string `json:"unmatched"`
 }
 
 // Collection is a recorded collection.

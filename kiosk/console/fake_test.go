@@ -28,11 +28,15 @@ type fakeBackend struct {
 	review Review
 	// recovered are top-ups completed at start-up, newest first.
 	recovered []kiosk.TopUp
-	settings  map[string]string
-	audit     []kiosk.AuditEntry
-	noLedger  bool
-	retried   []string
-	manual    bool
+	// reconciles records each Reconcile call; reconcile, when set, is its
+	// answer.
+	reconciles []string
+	reconcile  *Reconciliation
+	settings   map[string]string
+	audit      []kiosk.AuditEntry
+	noLedger   bool
+	retried    []string
+	manual     bool
 	// customerLeft is closed when the customer in session finishes; a
 	// maintenance request waits for it.
 	customerLeft chan struct{}
@@ -205,6 +209,15 @@ func (f *fakeBackend) CloseCollection(_ context.Context, seal string) (Collectio
 	f.cas = Cassette{OpenedAt: c.ClosedAt, Capacity: f.cas.Capacity}
 	return c, nil
 }
+func (f *fakeBackend) Reconcile(_ context.Context, ref string, counted []kiosk.BillCount, actor string) (Reconciliation, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reconciles = append(f.reconciles, ref+" "+kiosk.FormatBillCounts(counted)+" by "+actor)
+	if f.reconcile != nil {
+		return *f.reconcile, nil
+	}
+	return Reconciliation{Collection: ref, Counted: counted}, nil
+}
 func (f *fakeBackend) CycleAcceptor(context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -311,6 +324,7 @@ type fakeSnap struct {
 	endCalls            int
 	maintCalls          int
 	cycles              int
+	reconciles          []string
 }
 
 func (f *fakeBackend) snap() fakeSnap {
@@ -319,5 +333,6 @@ func (f *fakeBackend) snap() fakeSnap {
 	return fakeSnap{
 		doorOpen: f.doorOpen, doorAlarm: f.doorAlarm, state: f.svc.State, maintenance: f.svc.Maintenance,
 		manual: f.manual, collections: slices.Clone(f.collections), endCalls: f.endCalls, maintCalls: f.maintCalls, cycles: f.cycles,
+		reconciles: slices.Clone(f.reconciles),
 	}
 }
