@@ -3,6 +3,8 @@ package lazyfs
 import (
 	"errors"
 	"fmt"
+	"io"
+	"log"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -99,6 +101,9 @@ func Mount(t testing.TB, backing string, opts *Options) *FS {
 			DirectMount:   true,
 			DisableXAttrs: true,
 			MaxWrite:      1 << 20,
+			// A cut aborts the connection under the server, which would log
+			// it: that is the point, not news.
+			Logger: log.New(io.Discard, "", 0),
 		},
 		// No caching of names or attributes in the kernel: the model is the
 		// only truth, and a cut must not leave a stale view behind.
