@@ -351,6 +351,9 @@ func printAcceptor(x *invocation, info kiosk.AcceptorInfo) {
 	}
 	fmt.Fprintf(tw, "protocol\t%s on %s\n", info.Protocol, port)
 	fmt.Fprintf(tw, "model\t%s\n", info.Model)
+	if info.Firmware != "" {
+		fmt.Fprintf(tw, "firmware\t%s\n", info.Firmware)
+	}
 	fmt.Fprintf(tw, "serial\t%s\n", info.Serial)
 	ready := "not ready"
 	if info.Ready {
