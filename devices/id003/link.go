@@ -200,7 +200,6 @@ func (l *link) read(req []byte) (Frame, error) {
 	damaged := false
 	var held *Frame // a frame identical to req, maybe our own echo
 	var heldUntil time.Time
-	skipEcho := l.echo == echoYes
 	take := func(f Frame) (Frame, error) {
 		l.lastGood = time.Now()
 		if l.received != nil {
@@ -208,26 +207,36 @@ func (l *link) read(req []byte) (Frame, error) {
 		}
 		return f, nil
 	}
+	first := true
 	for {
 		f, err := l.dec.Next()
 		switch {
 		case err == nil:
+			same := bytes.Equal(f.Data, req[2:len(req)-2])
+			isFirst := first
+			first = false
+			// Our own frame, if the line echoes, is the first to come back.
+			if isFirst && same {
+				switch {
+				case l.echo == echoYes:
+					continue
+				case l.echo == echoUnknown && !fits(cmd, f):
+					l.echo = echoYes // RESET coming back as POWER UP: an echo
+					continue
+				case l.echo == echoUnknown:
+					held, heldUntil = &f, time.Now().Add(echoGrace)
+					continue
+				}
+			}
+			if isFirst && !same && l.echo == echoUnknown {
+				l.echo = echoNo
+			}
 			if !fits(cmd, f) {
 				l.lastGood = time.Now() // the unit talks, if out of turn
 				continue
 			}
-			same := bytes.Equal(f.Data, req[2:len(req)-2])
-			switch {
-			case same && skipEcho:
-				skipEcho = false // our own bytes coming back
-				continue
-			case same && l.echo == echoUnknown && held == nil:
-				held, heldUntil = &f, time.Now().Add(echoGrace)
-				continue
-			case held != nil:
+			if held != nil {
 				l.echo = echoYes // the real answer followed the echo
-			case !same:
-				l.echo = echoNo
 			}
 			return take(f)
 		case errors.Is(err, ErrCRC):

@@ -187,6 +187,18 @@ func (d *Dev) initialise(l *link, first *Frame) error {
 		}
 	}
 
+	if last.Code() == StIdling {
+		// Through INITIALIZE enabled, whatever it was told while in it.
+		if err := l.setting(SetInhibit, 1); err != nil {
+			return fmt.Errorf("inhibit the bill acceptor: %w", err)
+		}
+		st, _, err := l.exchange(CmdStatusRequest)
+		if err != nil {
+			return err
+		}
+		last = st
+	}
+
 	verAns, _, err := l.exchange(ReqVersion)
 	if err != nil {
 		return fmt.Errorf("read the bill acceptor's version: %w", err)
@@ -647,8 +659,11 @@ func (d *Dev) observe(l *link, ans Frame) error {
 			d.missedEnd(b)
 		}
 		nb := &inFlight{code: arg, value: d.valueOf(arg), lastHold: d.clock.Now()}
+		d.mu.Lock()
+		enabled := d.want.Has(arg)
+		d.mu.Unlock()
 		// Never enabled, so never expected: give it back unannounced.
-		nb.told = nb.value != 0
+		nb.told = nb.value != 0 && enabled
 		if !nb.told {
 			nb.decision = CmdReturn
 		}
@@ -658,6 +673,14 @@ func (d *Dev) observe(l *link, ans Frame) error {
 		d.mu.Unlock()
 		if nb.told {
 			d.emit(kiosk.AcceptorEvent{Kind: kiosk.EventEscrow, Value: nb.value})
+		} else if nb.value != 0 {
+			// The unit let through a bill the kiosk inhibited: a bitmap the
+			// model reads another way, or a bill scanned as the enable
+			// changed.
+			err := fmt.Errorf("a %s bill (code 0x%02X) reached escrow although not enabled; returned. If this repeats, check the model's enable layout", nb.value, arg)
+			d.noteError(err)
+			d.log.Warn("bill not enabled in escrow: returning it", "err", err)
+			d.emit(kiosk.AcceptorEvent{Kind: kiosk.EventRejected, Reason: "denomination not enabled"})
 		} else {
 			d.log.Warn("bill the kiosk cannot value in escrow: returning it", "data", fmt.Sprintf("% X", ans.Data[1:]))
 			d.emit(kiosk.AcceptorEvent{Kind: kiosk.EventRejected, Reason: fmt.Sprintf("unknown denomination code 0x%02X", arg)})

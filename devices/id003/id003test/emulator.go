@@ -159,7 +159,7 @@ type Emulator struct {
 	inhibited bool
 	bill      *bill
 
-	cassetteOut, cassetteFull, jammed, jammedStacker, paused bool
+	cassetteOut, cassetteFull, jammed, jammedStacker, paused, cheated bool
 	failure                                                  byte
 
 	corrupt, corruptVend, drop, damageIn int
@@ -515,6 +515,8 @@ func (e *Emulator) statusAnswer() []byte {
 		return []byte{id003.StJamInStacker}
 	case e.failure != 0:
 		return []byte{id003.StFailure, e.failure}
+	case e.cheated:
+		return []byte{id003.StCheated}
 	case e.paused && b != nil:
 		return []byte{id003.StPause}
 	}
@@ -547,7 +549,7 @@ func (e *Emulator) statusAnswer() []byte {
 }
 
 func (e *Emulator) failedLocked() bool {
-	return e.cassetteOut || e.cassetteFull || e.jammed || e.jammedStacker || e.failure != 0
+	return e.cassetteOut || e.cassetteFull || e.jammed || e.jammedStacker || e.failure != 0 || e.cheated
 }
 
 // reset is the RESET command: the unit gives back a bill in its head, keeps
@@ -712,6 +714,18 @@ func (e *Emulator) Pause(on bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.paused = on
+}
+
+// Cheat makes the unit report CHEATED (a bill pulled back on a string) until
+// Cheat(false).
+func (e *Emulator) Cheat(on bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.advance(time.Now())
+	e.cheated = on
+	if b := e.bill; on && b != nil && b.step != stStacking && b.step != stVendValid {
+		e.bill = nil // gone with the string
+	}
 }
 
 // cassetteEvent settles a bill in flight before the cash box stops taking
