@@ -41,7 +41,7 @@ var (
 	errGarbled = errors.New("the bill acceptor's answers keep arriving damaged: check the cable, its shielding and the line's 8E1 setting")
 	errClosed  = errors.New("driver closed")
 	// errInvalid: the unit answered INVALID COMMAND.
-	errInvalid = errors.New("INVALID COMMAND")
+	errInvalid  = errors.New("INVALID COMMAND")
 	errNoAnswer = errors.New("no answer")
 )
 

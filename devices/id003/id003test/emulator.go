@@ -160,7 +160,7 @@ type Emulator struct {
 	bill      *bill
 
 	cassetteOut, cassetteFull, jammed, jammedStacker, paused, cheated bool
-	failure                                                  byte
+	failure                                                           byte
 
 	corrupt, corruptVend, drop, damageIn int
 	silentUntil                          time.Time
