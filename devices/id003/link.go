@@ -65,7 +65,9 @@ type link struct {
 	dec      *Decoder
 	done     <-chan struct{}
 	byteTime time.Duration
-	freeAt   time.Time // no request before this (our ACK still on the wire)
+	// freeAt: no request before this, while our ACK, which nothing answers,
+	// is still on the wire. A request that got its answer is off the wire.
+	freeAt   time.Time
 	lastGood time.Time // the last intact frame
 	echo     echoState
 	out      []byte
@@ -124,7 +126,6 @@ func (l *link) exchange(data ...byte) (ans Frame, resent bool, err error) {
 		if _, err := l.port.Write(frame); err != nil {
 			return Frame{}, try > 0, l.ioError(err)
 		}
-		l.freeAt = time.Now().Add(time.Duration(len(frame)) * l.byteTime)
 		ans, err := l.read(frame)
 		switch {
 		case err == nil && ans.Code() == StCommError:
