@@ -150,6 +150,9 @@ type AcceptorInfo struct {
 	Protocol string `json:"protocol"`
 	Port     string `json:"port"`
 	Model    string `json:"model"`
+	// Firmware is the device's firmware version as it reports it, when it
+	// does ("ID003-05V266-47 14OCT09").
+	Firmware string `json:"firmware,omitempty"`
 	Serial   string `json:"serial"`
 	// State is the device's own state name ("idling", "escrow", "disabled"…).
 	State string `json:"state"`

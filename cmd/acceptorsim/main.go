@@ -1,5 +1,7 @@
-// Command acceptorsim runs a CashCode bill validator emulator (CCNET) on a
-// pseudo-terminal, for running the kiosk or the driver without the hardware.
+// Command acceptorsim runs a bill acceptor emulator on a pseudo-terminal,
+// for running the kiosk or a driver without the hardware: a CashCode
+// validator speaking CCNET (the default) or, with -protocol id003, a JCM unit
+// speaking ID-003.
 //
 // It prints the pty's path (and the stable link's, with -link); point the
 // kiosk's acceptor.port at it. Control commands come on stdin and, with
@@ -25,6 +27,8 @@ import (
 	"time"
 
 	"tolem/devices/ccnet/ccnettest"
+	"tolem/devices/id003"
+	"tolem/devices/id003/id003test"
 	"tolem/kiosk"
 )
 
@@ -39,11 +43,41 @@ const usage = `commands:
                            cassette (stacking); without a word, where it is now
   corrupt N                damage the next N answers (bad CRC)
   silence SECONDS          stop answering for a while
-  busy SECONDS             answer DEVICE BUSY for a while
   unplug | replug          pull the USB-serial adapter out | plug it back
   stacked                  bills the unit put in cassettes, by value
   status                   the unit's state
-  help | quit`
+  help | quit
+ccnet only:
+  busy SECONDS             answer DEVICE BUSY for a while
+id003 only:
+  jam stacker              jam the stacker (clear frees it)
+  fail CODE | fail clear   report FAILURE with a hex code (e.g. fail A2) | end it
+  cheat on|off             report CHEATED
+  pause on|off             report PAUSE while a bill is in the unit
+  corrupt vend N           damage the next N VEND VALID answers
+  drop N                   lose the next N answers
+  damage N                 the next N commands arrive damaged`
+
+// emulator is what both protocols' emulators offer the console.
+type emulator interface {
+	InsertBill(kiosk.Money) error
+	InsertFake() error
+	Jam()
+	ClearJam()
+	RemoveCassette()
+	InsertCassette()
+	FillCassette()
+	PowerCycle(kiosk.BillPosition) error
+	BillInFlight() kiosk.BillPosition
+	CorruptNext(int)
+	Silence(time.Duration)
+	Unplug()
+	Replug() error
+	Path() string
+	Stacked() map[kiosk.Money]int
+	Status() string
+	Close() error
+}
 
 func main() {
 	if err := run(os.Args[1:], os.Stdin, os.Stdout); err != nil {
@@ -57,7 +91,13 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 	link := fs.String("link", "", "keep a symlink at `PATH` to the current pty (it survives unplug/replug)")
 	state := fs.String("state", "", "keep the unit's bill in flight and cassette in `FILE` across restarts")
 	sock := fs.String("socket", "", "also take commands on a unix socket at `PATH`")
-	repeat := fs.Bool("repeat-unacked", false, "repeat STACKED/RETURNED until the controller ACKs them")
+	protocol := fs.String("protocol", "ccnet", "the unit: `ccnet` (CashCode) or id003 (JCM)")
+	repeat := fs.Bool("repeat-unacked", false, "ccnet: repeat STACKED/RETURNED until the controller ACKs them")
+	echo := fs.Bool("echo", false, "id003: the line echoes the controller's bytes")
+	badFrame := fs.String("bad-frame", "silent", "id003: answer to a damaged frame: `silent`, error (COMMUNICATION ERROR) or invalid (INVALID COMMAND)")
+	vend := fs.Bool("vend-after-power-up", false, "id003: report VEND VALID for the bill found in the stacker at power-up")
+	repeatInvalid := fs.Bool("repeat-invalid", false, "id003: answer a repeated STACK or RETURN with INVALID COMMAND")
+	comesUpEnabled := fs.Bool("comes-up-enabled", false, "id003: leave INITIALIZE accepting bills")
 	escrow := fs.Duration("escrow-limit", 10*time.Second, "how long a bill waits in escrow before the unit returns it")
 	verbose := fs.Bool("v", false, "log every command the unit receives")
 	fs.Usage = func() {
@@ -75,13 +115,33 @@ func run(args []string, stdin io.Reader, stdout io.Writer) error {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	emu, err := ccnettest.Start(ccnettest.EmuOptions{LinkPath: *link, StateFile: *state,
-		RepeatUnACKed: *repeat, EscrowLimit: *escrow, Log: log})
-	if err != nil {
-		return err
+	var emu emulator
+	switch *protocol {
+	case "ccnet":
+		e, err := ccnettest.Start(ccnettest.EmuOptions{LinkPath: *link, StateFile: *state,
+			RepeatUnACKed: *repeat, EscrowLimit: *escrow, Log: log})
+		if err != nil {
+			return err
+		}
+		emu = e
+	case "id003":
+		bad := map[string]byte{"silent": 0, "error": id003.StCommError, "invalid": id003.StInvalidCommand}
+		b, ok := bad[*badFrame]
+		if !ok {
+			return fmt.Errorf("-bad-frame %q: use silent, error or invalid", *badFrame)
+		}
+		e, err := id003test.Start(id003test.EmuOptions{LinkPath: *link, StateFile: *state, EscrowLimit: *escrow,
+			Echo: *echo, OnBadFrame: b, VendAfterPowerUp: *vend, RepeatInvalid: *repeatInvalid,
+			ComesUpEnabled: *comesUpEnabled, Log: log})
+		if err != nil {
+			return err
+		}
+		emu = e
+	default:
+		return fmt.Errorf("-protocol %q: use ccnet or id003", *protocol)
 	}
 	defer emu.Close()
-	fmt.Fprintf(stdout, "pty: %s\n", emu.Path())
+	fmt.Fprintf(stdout, "protocol: %s\npty: %s\n", *protocol, emu.Path())
 	if *link != "" {
 		fmt.Fprintf(stdout, "link: %s\n", *link)
 	}
@@ -127,7 +187,7 @@ func listen(path string) (net.Listener, error) {
 
 // console executes control commands from any number of sources.
 type console struct {
-	emu  *ccnettest.Emulator
+	emu  emulator
 	quit func()
 	mu   sync.Mutex // one command at a time, whoever sends it
 }
@@ -197,6 +257,13 @@ func (c *console) exec(line string) (reply string, quit bool) {
 	case "fake":
 		return result(c.emu.InsertFake(), "fake inserted"), false
 	case "jam":
+		if strings.Join(args, " ") == "stacker" {
+			if j, ok := c.emu.(*id003test.Emulator); ok {
+				j.JamStacker()
+				return "stacker jammed", false
+			}
+			return "error: this unit has no stacker jam (id003 only)", false
+		}
 		c.emu.Jam()
 		return "validator jammed", false
 	case "clear":
@@ -229,6 +296,15 @@ func (c *console) exec(line string) (reply string, quit bool) {
 		}
 		return result(c.emu.PowerCycle(at), "power cycled, bill "+at.String()), false
 	case "corrupt":
+		if len(args) == 2 && args[0] == "vend" {
+			j, ok := c.emu.(*id003test.Emulator)
+			n, err := strconv.Atoi(args[1])
+			if !ok || err != nil || n < 0 {
+				return "error: corrupt vend N (id003 only)", false
+			}
+			j.CorruptVendValid(n)
+			return fmt.Sprintf("next %d VEND VALID answers damaged", n), false
+		}
 		n, err := strconv.Atoi(strings.Join(args, ""))
 		if err != nil || n < 0 {
 			return "error: corrupt N", false
@@ -241,7 +317,11 @@ func (c *console) exec(line string) (reply string, quit bool) {
 			return "error: " + err.Error(), false
 		}
 		if cmd == "busy" {
-			c.emu.Busy(d)
+			b, ok := c.emu.(*ccnettest.Emulator)
+			if !ok {
+				return "error: busy is a CCNET answer (ccnet only)", false
+			}
+			b.Busy(d)
 			return fmt.Sprintf("busy for %v", d), false
 		}
 		c.emu.Silence(d)
@@ -255,6 +335,12 @@ func (c *console) exec(line string) (reply string, quit bool) {
 		return stackedReport(c.emu.Stacked()), false
 	case "status":
 		return c.emu.Status(), false
+	case "fail", "cheat", "pause", "drop", "damage":
+		j, ok := c.emu.(*id003test.Emulator)
+		if !ok {
+			return fmt.Sprintf("error: %s is an ID-003 control (id003 only)", cmd), false
+		}
+		return id003Control(j, cmd, strings.Join(args, " ")), false
 	case "help", "?":
 		return usage, false
 	case "quit", "exit":
@@ -282,4 +368,41 @@ func stackedReport(m map[kiosk.Money]int) string {
 	}
 	fmt.Fprintf(&b, "total %s in %d bills", total, count)
 	return b.String()
+}
+
+// id003Control runs the controls only a JCM unit has.
+func id003Control(e *id003test.Emulator, cmd, arg string) string {
+	switch cmd {
+	case "fail":
+		if arg == "clear" {
+			e.ClearFailure()
+			return "failure cleared"
+		}
+		code, err := strconv.ParseUint(strings.TrimPrefix(strings.ToLower(arg), "0x"), 16, 8)
+		if err != nil || code == 0 {
+			return "error: fail CODE (hex, e.g. A2) | fail clear"
+		}
+		e.Fail(byte(code))
+		return "failure: " + id003.FailureDetail(byte(code))
+	case "cheat", "pause":
+		if arg != "on" && arg != "off" {
+			return fmt.Sprintf("error: %s on|off", cmd)
+		}
+		if cmd == "cheat" {
+			e.Cheat(arg == "on")
+		} else {
+			e.Pause(arg == "on")
+		}
+		return cmd + " " + arg
+	}
+	n, err := strconv.Atoi(arg)
+	if err != nil || n < 0 {
+		return fmt.Sprintf("error: %s N", cmd)
+	}
+	if cmd == "drop" {
+		e.DropNext(n)
+		return fmt.Sprintf("next %d answers lost", n)
+	}
+	e.DamageCommands(n)
+	return fmt.Sprintf("next %d commands arrive damaged", n)
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"tolem/devices/ccnet"
+	"tolem/devices/id003"
+	"tolem/devices/id003/id003test"
 	"tolem/kiosk"
 )
 
@@ -33,16 +35,33 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// The simulator end to end: the driver on its link, a customer's bill fed
-// through the control socket, the cassette's count asked the same way.
+// The simulator end to end, for each protocol: the driver on its link, a
+// customer's bill fed through the control socket, the cassette's count asked
+// the same way.
 func TestSimulatorDrivesTheDriver(t *testing.T) {
+	for _, p := range []struct {
+		name string
+		open func(link string) (kiosk.Acceptor, error)
+	}{
+		{"ccnet", func(link string) (kiosk.Acceptor, error) {
+			return ccnet.New(link, &ccnet.Opts{PollInterval: 100 * time.Millisecond})
+		}},
+		{"id003", func(link string) (kiosk.Acceptor, error) {
+			return id003.New(link, &id003.Opts{PollInterval: 100 * time.Millisecond})
+		}},
+	} {
+		t.Run(p.name, func(t *testing.T) { testSimulator(t, p.name, p.open) })
+	}
+}
+
+func testSimulator(t *testing.T, protocol string, open func(string) (kiosk.Acceptor, error)) {
 	dir := t.TempDir()
-	link, sock := filepath.Join(dir, "ttyCCNET"), filepath.Join(dir, "sim.sock")
+	link, sock := filepath.Join(dir, "tty"), filepath.Join(dir, "sim.sock")
 	stdin, closeStdin := io.Pipe()
 	defer closeStdin.Close()
 	out := &syncBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- run([]string{"-link", link, "-socket", sock}, stdin, out) }()
+	go func() { done <- run([]string{"-protocol", protocol, "-link", link, "-socket", sock}, stdin, out) }()
 	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(out.String(), "socket: ") {
 		select {
@@ -78,7 +97,7 @@ func TestSimulatorDrivesTheDriver(t *testing.T) {
 		return strings.TrimSpace(line)
 	}
 
-	dev, err := ccnet.New(link, &ccnet.Opts{PollInterval: 100 * time.Millisecond})
+	dev, err := open(link)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,9 +159,16 @@ func TestSimulatorDrivesTheDriver(t *testing.T) {
 
 func TestCommandErrors(t *testing.T) {
 	c := &console{}
-	for _, line := range []string{"bill", "bill x", "bill -5", "cassette", "power sideways", "corrupt x", "silence", "busy -1"} {
+	for _, line := range []string{"bill", "bill x", "bill -5", "cassette", "power sideways", "corrupt x", "silence", "busy -1",
+		"busy 1", "fail A2", "cheat on", "drop 1", "corrupt vend 1", "jam stacker"} {
 		if got, _ := c.exec(line); !strings.HasPrefix(got, "error: ") {
 			t.Errorf("%q answered %q, want an error", line, got)
+		}
+	}
+	j := &console{emu: &id003test.Emulator{}}
+	for _, line := range []string{"fail", "fail zz", "cheat maybe", "pause", "drop x", "damage -1"} {
+		if got, _ := j.exec(line); !strings.HasPrefix(got, "error: ") {
+			t.Errorf("id003: %q answered %q, want an error", line, got)
 		}
 	}
 	if got, _ := c.exec("help"); !strings.Contains(got, "cassette remove|insert|full") {

@@ -32,7 +32,7 @@ type daemonOptions struct {
 	Stdin          *os.File
 	Stdout, Stderr io.Writer
 	LedgerMaxBytes int64
-	SimAcceptor    string // ccnet (emulator on a pty) or inproc
+	SimAcceptor    string // ccnet or id003 (emulator on a pty), or inproc
 }
 
 // wiring is everything runDaemon built, handed to the parts that start

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"errors"
+	"log/slog"
 	"os"
 	"strings"
 	"testing"
@@ -30,15 +32,29 @@ func TestPiWiringReachesThePanelDriver(t *testing.T) {
 	}
 }
 
-// A protocol the config accepts but this build cannot drive stops the start
-// with the bad-config exit code, so systemd does not restart it in a loop.
-func TestUndrivenAcceptorIsABadConfig(t *testing.T) {
+// Every protocol the config accepts is driven; one it does not know stops
+// the start with the bad-config exit code, so systemd does not restart it in
+// a loop.
+func TestAcceptorProtocolsAreDriven(t *testing.T) {
 	dir := shortDir(t)
-	cfgPath := dir + "/kiosk.yaml"
-	os.WriteFile(cfgPath, []byte("terminal_id: KZ-T-1\ndata_dir: "+dir+"\nbank: {url: 'http://127.0.0.1:9', secret: s}\nacceptor: {protocol: id003, port: /dev/null}\npanel: {kind: none}\ncontrol: {socket: "+dir+"/c.sock}\n"), 0o600)
-	var out strings.Builder
-	code := run([]string{"--config", cfgPath}, nil, &out, &out)
-	if code != exitBadConfig || !strings.Contains(out.String(), "acceptor.protocol") {
-		t.Errorf("exit %d, output %q; want %d naming acceptor.protocol", code, out.String(), exitBadConfig)
+	for _, p := range []string{config.ProtocolCCNET, config.ProtocolID003} {
+		cfg := config.Default()
+		cfg.DataDir, cfg.Acceptor.Protocol, cfg.Acceptor.Port = dir, p, dir+"/ttyNone"
+		a, err := openAcceptor(cfg, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if got := a.Info().Protocol; got != p {
+			t.Errorf("acceptor.protocol %s drives %q", p, got)
+		}
+		a.Close()
+		for range a.Events() {
+		}
+	}
+	cfg := config.Default()
+	cfg.Acceptor.Protocol = "mdb"
+	var ce configError
+	if _, err := openAcceptor(cfg, slog.New(slog.DiscardHandler)); !errors.As(err, &ce) || !strings.Contains(err.Error(), "mdb") {
+		t.Errorf("unknown protocol: %v, want a config error naming it", err)
 	}
 }

@@ -49,7 +49,7 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 		dataDir     = fs.String("data-dir", "", "with --sim: the data `dir` (default: the user cache dir's tolem-sim)")
 		headless    = fs.Bool("headless", false, "with --sim: no terminal panel, only the panel socket")
 		showVersion = fs.Bool("version", false, "print the version and exit")
-		simAcc      = fs.String("sim-acceptor", "ccnet", "with --sim: `kind` of simulated acceptor: ccnet (a CCNET validator emulated on a pty, driven by the real driver) or inproc")
+		simAcc      = fs.String("sim-acceptor", "ccnet", "with --sim: `kind` of simulated acceptor: ccnet (a CCNET validator emulated on a pty, driven by the real driver), id003 (the same with a JCM unit) or inproc")
 		ledgerMax   = fs.Int64("ledger-max-bytes", 0, "cap the ledger file at `n` bytes (0: no cap); simulates a full disk in tests")
 	)
 	if err := fs.Parse(args); err != nil {

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"tolem/devices/ccnet/ccnettest"
+	"tolem/devices/id003/id003test"
 	"tolem/kiosk"
 	"tolem/kiosk/config"
 )
@@ -76,12 +77,20 @@ const (
 )
 
 // slotFeeder lets the sim panel's BILL and FAKE lines (and the terminal's
-// note keys) reach the CCNET emulator as a hand at the slot would: a note
+// note keys) reach the emulated acceptor as a hand at the slot would: a note
 // offered while the validator is not yet taking bills, or still busy with
 // the last one, waits up to slotWait instead of being refused at once. It
 // returns once the kiosk has decided about the note (the acceptor stacks it,
 // or gives it back), so a key pressed next, PAY, finds it counted.
-type slotFeeder struct{ e *ccnettest.Emulator }
+type slotFeeder struct{ e slotEmulator }
+
+// slotEmulator is an emulated acceptor with a slot: the CCNET one or the
+// ID-003 one.
+type slotEmulator interface {
+	InsertBill(kiosk.Money) error
+	InsertFake() error
+	BillInFlight() kiosk.BillPosition
+}
 
 func (f slotFeeder) Insert(v kiosk.Money) error {
 	return f.offer(func() error { return f.e.InsertBill(v) })
@@ -96,7 +105,8 @@ func (f slotFeeder) offer(insert func() error) error {
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, ccnettest.ErrNotAccepting) && !errors.Is(err, ccnettest.ErrBusy) {
+		if !errors.Is(err, ccnettest.ErrNotAccepting) && !errors.Is(err, ccnettest.ErrBusy) &&
+			!errors.Is(err, id003test.ErrNotAccepting) && !errors.Is(err, id003test.ErrBusy) {
 			return err
 		}
 		if time.Now().After(deadline) {

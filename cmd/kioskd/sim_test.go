@@ -264,9 +264,31 @@ func (k *simKiosk) toInsertCash() {
 	k.waitState("insert_cash")
 }
 
+// simAcceptors are the emulated acceptors the daemon's --sim tests run
+// over, each through its real driver: a new protocol is one more row.
+var simAcceptors = []struct {
+	name  string // --sim-acceptor
+	state string // the emulator's state file in the data dir
+}{
+	{"ccnet", "acceptor.json"},
+	{"id003", "acceptor-id003.json"},
+}
+
+// forEachAcceptor runs test once per emulated acceptor, with the flags that
+// choose it.
+func forEachAcceptor(t *testing.T, test func(t *testing.T, acc []string, state string)) {
+	for _, a := range simAcceptors {
+		t.Run(a.name, func(t *testing.T) { test(t, []string{"--sim-acceptor", a.name}, a.state) })
+	}
+}
+
 func TestSimTopUpThroughPanelSocket(t *testing.T) {
+	forEachAcceptor(t, func(t *testing.T, acc []string, _ string) { testSimTopUp(t, acc) })
+}
+
+func testSimTopUp(t *testing.T, acc []string) {
 	dir := shortDir(t)
-	k := startSim(t, dir)
+	k := startSim(t, dir, acc...)
 	k.toInsertCash()
 	k.insertBill(1000, "1 000 ₸ inserted", func(s screenMsg) bool { return screenHas(s, "1 000 ₸") })
 	k.insertBill(2000, "3 000 ₸ inserted", func(s screenMsg) bool { return screenHas(s, "3 000 ₸") })
@@ -297,17 +319,21 @@ func TestSimTopUpThroughPanelSocket(t *testing.T) {
 // A power cut after a bill is stacked but before PAY: the customer paid, so
 // the restarted kiosk completes the top-up by itself, exactly once.
 func TestSimKilledMidSessionRecoversTheMoney(t *testing.T) {
+	forEachAcceptor(t, func(t *testing.T, acc []string, _ string) { testSimKilledMidSession(t, acc) })
+}
+
+func testSimKilledMidSession(t *testing.T, acc []string) {
 	dir := shortDir(t)
-	k := startSim(t, dir)
+	k := startSim(t, dir, acc...)
 	k.toInsertCash()
 	k.insertBill(5000, "5 000 ₸ inserted", func(s screenMsg) bool { return screenHas(s, "5 000 ₸") })
 	k.kill()
 
-	k2 := startSim(t, dir)
+	k2 := startSim(t, dir, acc...)
 	k2.waitState("idle")
 	k2.stop()
 	for range 2 { // a second restart must not complete it again
-		k3 := startSim(t, dir)
+		k3 := startSim(t, dir, acc...)
 		k3.waitState("idle")
 		k3.stop()
 	}

@@ -14,11 +14,11 @@ import (
 	"tolem/kiosk"
 )
 
-// emulatorState reads what the emulated acceptor has persisted: the bills in
-// its cassette and the step of the bill in its head.
-func emulatorState(t *testing.T, dir string) (stacked map[string]int, step string) {
+// emulatorState reads what the emulated acceptor has persisted in its state
+// file: the bills in its cassette and the step of the bill in its head.
+func emulatorState(t *testing.T, dir, file string) (stacked map[string]int, step string) {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, "acceptor.json"))
+	data, err := os.ReadFile(filepath.Join(dir, file))
 	if os.IsNotExist(err) {
 		return nil, ""
 	}
@@ -37,16 +37,16 @@ func emulatorState(t *testing.T, dir string) (stacked map[string]int, step strin
 
 // killWhen starts a customer's session, offers a 10 000 ₸ bill until the
 // acceptor takes it, and SIGKILLs kioskd the moment cond holds.
-func killWhen(t *testing.T, dir string, cond func(db *sql.DB) bool) {
+func killWhen(t *testing.T, acc []string, dir string, cond func(db *sql.DB) bool) {
 	t.Helper()
-	cutWhen(t, dir, cond, (*simKiosk).kill)
+	cutWhen(t, acc, dir, cond, (*simKiosk).kill)
 }
 
 // cutWhen is killWhen with the way kioskd ends: kill (SIGKILL) or stop
 // (SIGTERM).
-func cutWhen(t *testing.T, dir string, cond func(db *sql.DB) bool, end func(*simKiosk)) {
+func cutWhen(t *testing.T, acc []string, dir string, cond func(db *sql.DB) bool, end func(*simKiosk)) {
 	t.Helper()
-	k := startSim(t, dir)
+	k := startSim(t, dir, acc...)
 	k.toInsertCash()
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "ledger.db")+"?mode=ro&_pragma=busy_timeout(5000)")
 	if err != nil {
@@ -78,9 +78,9 @@ func escrowedBills(t *testing.T, db *sql.DB) int {
 
 // restartAndCount restarts the kiosk, lets it recover, and returns the money
 // the ledger credits next to the money the acceptor holds in its cassette.
-func restartAndCount(t *testing.T, dir string) (credited, inCassette kiosk.Money, topups int) {
+func restartAndCount(t *testing.T, acc []string, state, dir string) (credited, inCassette kiosk.Money, topups int) {
 	t.Helper()
-	k := startSim(t, dir)
+	k := startSim(t, dir, acc...)
 	k.waitState("idle")
 	k.stop()
 	l := openLedger(t, dir)
@@ -92,7 +92,7 @@ func restartAndCount(t *testing.T, dir string) (credited, inCassette kiosk.Money
 		credited += tu.Amount
 		topups++
 	}
-	stacked, _ := emulatorState(t, dir)
+	stacked, _ := emulatorState(t, dir, state)
 	for v, c := range stacked {
 		var m int64
 		json.Unmarshal([]byte(v), &m)
@@ -105,52 +105,58 @@ func restartAndCount(t *testing.T, dir string) (credited, inCassette kiosk.Money
 // just after STACK left: whatever the device then did, the money in the
 // cassette and the money credited agree, once.
 func TestSimKilledAtEscrowRecordKeepsCassetteAndLedgerEqual(t *testing.T) {
-	dir := shortDir(t)
-	killWhen(t, dir, func(db *sql.DB) bool { return escrowedBills(t, db) > 0 })
-	credited, inCassette, topups := restartAndCount(t, dir)
-	if credited != inCassette || topups > 1 {
-		t.Errorf("credited %s in %d top-ups, the cassette holds %s", credited, topups, inCassette)
-	}
+	forEachAcceptor(t, func(t *testing.T, acc []string, state string) {
+		dir := shortDir(t)
+		killWhen(t, acc, dir, func(db *sql.DB) bool { return escrowedBills(t, db) > 0 })
+		credited, inCassette, topups := restartAndCount(t, acc, state, dir)
+		if credited != inCassette || topups > 1 {
+			t.Errorf("credited %s in %d top-ups, the cassette holds %s", credited, topups, inCassette)
+		}
+	})
 }
 
 // Power cut while the bill is on its way into the cassette: the acceptor
 // reports it in the stacker at power-up and the customer is credited.
 func TestSimKilledWhileStackingCreditsTheBill(t *testing.T) {
-	dir := shortDir(t)
-	killWhen(t, dir, func(*sql.DB) bool {
-		_, step := emulatorState(t, dir)
-		return step == "stacking"
+	forEachAcceptor(t, func(t *testing.T, acc []string, state string) {
+		dir := shortDir(t)
+		killWhen(t, acc, dir, func(*sql.DB) bool {
+			_, step := emulatorState(t, dir, state)
+			return step == "stacking"
+		})
+		credited, inCassette, topups := restartAndCount(t, acc, state, dir)
+		if credited != kiosk.Tenge(10000) || inCassette != credited || topups != 1 {
+			t.Errorf("credited %s in %d top-ups, the cassette holds %s; want 10 000 ₸ once", credited, topups, inCassette)
+		}
 	})
-	credited, inCassette, topups := restartAndCount(t, dir)
-	if credited != kiosk.Tenge(10000) || inCassette != credited || topups != 1 {
-		t.Errorf("credited %s in %d top-ups, the cassette holds %s; want 10 000 ₸ once", credited, topups, inCassette)
-	}
 }
 
 // A stop (SIGTERM, a restart) while a bill is stacking waits for it, as PAY
 // does: the ledger records the bill stacked before kioskd exits, and the
 // next start credits it once.
 func TestSimStoppedWhileStackingRecordsTheBill(t *testing.T) {
-	dir := shortDir(t)
-	cutWhen(t, dir, func(*sql.DB) bool {
-		_, step := emulatorState(t, dir)
-		return step == "stacking"
-	}, (*simKiosk).stop)
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "ledger.db")+"?mode=ro")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var stacked, escrowed int
-	err = db.QueryRow(`SELECT IFNULL(SUM(state = 'stacked'), 0), IFNULL(SUM(state = 'escrowed'), 0) FROM bills`).Scan(&stacked, &escrowed)
-	db.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if stacked != 1 || escrowed != 0 {
-		t.Fatalf("after the stop the ledger has %d stacked and %d escrowed bills; want the stacking bill recorded stacked", stacked, escrowed)
-	}
-	credited, inCassette, topups := restartAndCount(t, dir)
-	if credited != kiosk.Tenge(10000) || inCassette != credited || topups != 1 {
-		t.Errorf("credited %s in %d top-ups, the cassette holds %s; want 10 000 ₸ once", credited, topups, inCassette)
-	}
+	forEachAcceptor(t, func(t *testing.T, acc []string, state string) {
+		dir := shortDir(t)
+		cutWhen(t, acc, dir, func(*sql.DB) bool {
+			_, step := emulatorState(t, dir, state)
+			return step == "stacking"
+		}, (*simKiosk).stop)
+		db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "ledger.db")+"?mode=ro")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stacked, escrowed int
+		err = db.QueryRow(`SELECT IFNULL(SUM(state = 'stacked'), 0), IFNULL(SUM(state = 'escrowed'), 0) FROM bills`).Scan(&stacked, &escrowed)
+		db.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if stacked != 1 || escrowed != 0 {
+			t.Fatalf("after the stop the ledger has %d stacked and %d escrowed bills; want the stacking bill recorded stacked", stacked, escrowed)
+		}
+		credited, inCassette, topups := restartAndCount(t, acc, state, dir)
+		if credited != kiosk.Tenge(10000) || inCassette != credited || topups != 1 {
+			t.Errorf("credited %s in %d top-ups, the cassette holds %s; want 10 000 ₸ once", credited, topups, inCassette)
+		}
+	})
 }

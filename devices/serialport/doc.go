@@ -2,7 +2,7 @@
 // UARTs and pseudo-terminals alike) for the device drivers.
 //
 // It is the only package that imports github.com/tarm/serial, so that a change
-// of serial library touches one place. Ports are opened 8N1, raw, with a read
+// of serial library touches one place. Ports are opened 8N1 (or 8E1 with OpenParity), raw, with a read
 // timeout: a Read that sees no byte within the timeout returns ErrTimeout,
 // which drivers use to pace their own answer timeouts.
 //

@@ -8,6 +8,6 @@ import (
 )
 
 // Without cgo the serial library has no termios code for this system.
-func openRaw(string, int, time.Duration) (rawPort, error) {
+func openRaw(string, int, Parity, time.Duration) (rawPort, error) {
 	return nil, errors.ErrUnsupported
 }

@@ -34,16 +34,35 @@ const DefaultReadTimeout = 100 * time.Millisecond
 // timeout, mean a hung-up line. One could be a signal; several cannot.
 const hangupReads = 3
 
+// Parity is the line's parity bit setting.
+type Parity byte
+
+// Parity settings. CCNET units speak 8N1, JCM ID-003 units 8E1.
+const (
+	ParityNone Parity = 'N'
+	ParityEven Parity = 'E'
+)
+
 // Open opens the serial device at path at baud, 8 data bits, no parity, one
 // stop bit, raw mode. A Read waits at most readTimeout (rounded up to 100 ms
 // steps by the tty) for the first byte.
 func Open(path string, baud int, readTimeout time.Duration) (Port, error) {
+	return OpenParity(path, baud, ParityNone, readTimeout)
+}
+
+// OpenParity is Open with the given parity: 8 data bits, parity, one stop
+// bit. Received parity is not checked by the tty (the drivers' CRC catches a
+// damaged byte), so the setting matters for what the device receives.
+func OpenParity(path string, baud int, parity Parity, readTimeout time.Duration) (Port, error) {
 	if readTimeout <= 0 {
 		readTimeout = DefaultReadTimeout
 	}
-	raw, err := openRaw(path, baud, readTimeout)
+	if parity != ParityNone && parity != ParityEven {
+		return nil, fmt.Errorf("open serial port %s: parity %q not supported: use N or E", path, byte(parity))
+	}
+	raw, err := openRaw(path, baud, parity, readTimeout)
 	if err != nil {
-		return nil, fmt.Errorf("open serial port %s at %d baud: %w", path, baud, err)
+		return nil, fmt.Errorf("open serial port %s at %d baud 8%c1: %w", path, baud, parity, err)
 	}
 	return &port{raw: raw, path: path, timeout: readTimeout}, nil
 }

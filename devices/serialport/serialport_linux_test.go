@@ -127,3 +127,43 @@ func TestOpenMissingDeviceSaysWhich(t *testing.T) {
 		t.Fatalf("err = %v, want a not-exist error", err)
 	}
 }
+
+// JCM ID-003 units need even parity, and the tty must really carry it. A
+// Linux pty forces CS8 without parity whatever it is told (pty_set_termios),
+// so the check needs a real UART: set TOLEM_TEST_UART to one (a USB-serial
+// adapter, nothing attached needed). Without it the open is still exercised.
+func TestOpenParityEvenSetsTheLine(t *testing.T) {
+	path := os.Getenv("TOLEM_TEST_UART")
+	if path == "" {
+		_, slave, err := pty.Open()
+		if err != nil {
+			t.Skipf("no pseudo-terminals here: %v", err)
+		}
+		defer slave.Close()
+		path = slave.Name()
+	}
+	p, err := serialport.OpenParity(path, 9600, serialport.ParityEven, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if _, err := serialport.OpenParity(path, 9600, 'O', 0); err == nil {
+		t.Error("odd parity accepted; only N and E are supported")
+	}
+	if os.Getenv("TOLEM_TEST_UART") == "" {
+		t.Log("parity not checked on a pty (it drops PARENB); set TOLEM_TEST_UART to check a real UART")
+		return
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|unix.O_NOCTTY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	tio, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tio.Cflag&unix.CSIZE != unix.CS8 || tio.Cflag&unix.PARENB == 0 || tio.Cflag&(unix.PARODD|unix.CSTOPB) != 0 {
+		t.Errorf("cflag %#o: want CS8, even parity (PARENB without PARODD), one stop bit", tio.Cflag)
+	}
+}

@@ -387,6 +387,9 @@ func printAcceptor(x *invocation, info kiosk.AcceptorInfo) {
 		fmt.Fprintf(tw, "model\tunknown: no answer from %s since kioskd started at %s; check its cable and power, and acceptor.port\n", port, fmtTime(x.c.b.System().Started))
 	} else {
 		fmt.Fprintf(tw, "model\t%s\n", info.Model)
+		if info.Firmware != "" {
+			fmt.Fprintf(tw, "firmware\t%s\n", info.Firmware)
+		}
 		fmt.Fprintf(tw, "serial\t%s\n", info.Serial)
 	}
 	ready := "not ready"
