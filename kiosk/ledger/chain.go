@@ -138,12 +138,12 @@ func (t chainTable) content(alias string) string {
 
 // append is the trigger body that chains the row NEW.
 func (t chainTable) append() string {
+	// MAX(seq) with the bare column hash reads both from the last entry
+	// (one b-tree descent); on an empty chain both are NULL.
 	return fmt.Sprintf(`INSERT INTO chain (seq, tbl, row_id, content, prev, hash)
 		SELECT s, '%[1]s', r, c, p, %[2]s(s, '%[1]s', r, c, p) FROM (SELECT
-			IFNULL((SELECT MAX(seq) FROM chain), 0) + 1 AS s,
-			CAST(NEW.id AS TEXT) AS r,
-			%[3]s AS c,
-			IFNULL((SELECT hash FROM chain ORDER BY seq DESC LIMIT 1), '') AS p);`,
+			IFNULL(MAX(seq), 0) + 1 AS s, IFNULL(hash, '') AS p,
+			CAST(NEW.id AS TEXT) AS r, %[3]s AS c FROM chain);`,
 		t.name, chainHashFunc, t.content("NEW"))
 }
 
@@ -219,7 +219,7 @@ func (l *Ledger) CollectionChainHead(ctx context.Context, id string) (kiosk.Chai
 		err := tx.QueryRowContext(ctx, `SELECT c.seq, c.hash FROM cassette_periods p
 			JOIN chain c ON c.tbl = 'cassette_periods' AND c.row_id = CAST(p.id AS TEXT)
 			WHERE p.collection_id = ? AND json_extract(c.content, '$[4]') IS NOT NULL
-			ORDER BY c.seq LIMIT 1`, id).Scan(&h.Count, &h.Head)
+			ORDER BY c.row_id, c.seq LIMIT 1`, id).Scan(&h.Count, &h.Head)
 		if err == sql.ErrNoRows {
 			return kiosk.ErrNotFound
 		}
@@ -313,12 +313,12 @@ func walkChain(ctx context.Context, tx *sql.Tx) (kiosk.ChainHead, []kiosk.ChainB
 // checkRows compares every row of t with its last chain entry, and finds the
 // rows the chain saw that are gone.
 func checkRows(ctx context.Context, tx *sql.Tx, t chainTable) (int, []kiosk.ChainBreak, error) {
-	rows, err := tx.QueryContext(ctx, fmt.Sprintf(`SELECT x.r, x.cur, c.seq, c.content FROM (
-			SELECT CAST(t.id AS TEXT) AS r, %[2]s AS cur,
-				(SELECT MAX(seq) FROM chain WHERE tbl = '%[1]s' AND row_id = CAST(t.id AS TEXT)) AS last
-			FROM main.%[1]s t) x
-		LEFT JOIN chain c ON c.seq = x.last
-		ORDER BY x.last`, t.name, t.content("t")))
+	rows, err := tx.QueryContext(ctx, fmt.Sprintf(`WITH last (row_id, seq) AS (
+			SELECT row_id, MAX(seq) FROM chain WHERE tbl = '%[1]s' GROUP BY row_id)
+		SELECT CAST(t.id AS TEXT), %[2]s, c.seq, c.content FROM main.%[1]s t
+		LEFT JOIN last ON last.row_id = CAST(t.id AS TEXT)
+		LEFT JOIN chain c ON c.seq = last.seq
+		ORDER BY c.seq`, t.name, t.content("t")))
 	if err != nil {
 		return 0, nil, fmt.Errorf("check %s: %w", t.name, err)
 	}
@@ -359,8 +359,9 @@ func checkRows(ctx context.Context, tx *sql.Tx, t chainTable) (int, []kiosk.Chai
 		key = "CAST(c.row_id AS INTEGER)"
 	}
 	gone, err := tx.QueryContext(ctx, fmt.Sprintf(`SELECT c.row_id, MAX(c.seq) FROM chain c
-		WHERE c.tbl = '%[1]s' AND NOT EXISTS (SELECT 1 FROM main.%[1]s t WHERE t.id = %[2]s)
-		GROUP BY c.row_id ORDER BY 2 LIMIT %[3]d`, t.name, key, maxBreaks))
+		WHERE c.tbl = '%[1]s' GROUP BY c.row_id
+		HAVING NOT EXISTS (SELECT 1 FROM main.%[1]s t WHERE t.id = %[2]s)
+		ORDER BY 2 LIMIT %[3]d`, t.name, key, maxBreaks))
 	if err != nil {
 		return 0, nil, fmt.Errorf("check %s: %w", t.name, err)
 	}
