@@ -68,6 +68,7 @@ console commands (run in kioskd; every one takes --json):
   log [n]                   the audit log
   config                    the running config, secrets as ***
   door                      the service door and its alarm
+  verify                    check the ledger's hash chain; names a row changed behind its back
 
 on this machine:
   pin-hash                  read a PIN twice and print its bcrypt hash for console.technicians
