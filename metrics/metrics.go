@@ -137,7 +137,7 @@ func New(o Options) *Metrics {
 	}, []string{"op"})
 	m.bankRequest = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: Namespace, Name: "bank_request_seconds",
-		Help: "Requests to the bank API by endpoint and HTTP status (0: no answer).",
+		Help:    "Requests to the bank API by endpoint and HTTP status (0: no answer).",
 		Buckets: []float64{.05, .1, .25, .5, 1, 2.5, 5, 10, 15},
 	}, []string{"endpoint", "code"})
 	m.logins = prometheus.NewCounterVec(prometheus.CounterOpts{
