@@ -29,6 +29,8 @@ var (
 	descRetry = desc("outbox_retries_total", "Requests to the bank that failed and are tried again, since start.")
 	descReqs  = desc("outbox_requests_total", "Requests the outbox made to the bank, since start.")
 	descDoor  = desc("door_open", "1 while the service door is open (no cash is taken).")
+	descAlarm = desc("door_alarm", "1 while the service door alarm stands: opened with no technician logged in.")
+	descRev   = desc("review_items", "The technician's review list: top-ups refused by the bank (topups), rejected ones (rejected), uncertain and suspense bills (bills).", "kind")
 	descLedg  = desc("ledger_ok", "1 while the ledger is open and takes writes; 0 keeps the kiosk out of service.")
 	descPrint = desc("printer_fault", "1 while the receipt printer reports the fault, 0 while clear.", "fault")
 )
@@ -38,7 +40,7 @@ type kioskCollector struct{ o Options }
 
 func (c *kioskCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descState, descUp, descFault, descBills, descAmt, descCap, descQueue, descQAmt,
-		descOld, descBank, descClock, descSet, descRetry, descReqs, descDoor, descLedg} {
+		descOld, descBank, descClock, descSet, descRetry, descReqs, descDoor, descAlarm, descRev, descLedg} {
 		ch <- d
 	}
 	if c.o.Printer != nil {
@@ -84,6 +86,14 @@ func (c *kioskCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 
 	ch <- gauge(descDoor, b2f(src.DoorOpen()))
+	ch <- gauge(descAlarm, b2f(src.DoorAlarm()))
+	if r, err := src.Review(ctx); err == nil {
+		ch <- gauge(descRev, float64(r.TopUps), "topups")
+		ch <- gauge(descRev, float64(r.Rejected), "rejected")
+		ch <- gauge(descRev, float64(r.Bills), "bills")
+	} else {
+		c.o.Log.Debug("metrics: review", "err", err)
+	}
 	ch <- gauge(descLedg, b2f(src.LedgerOK(ctx)))
 
 	if cas, err := src.Cassette(ctx); err == nil {

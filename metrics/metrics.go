@@ -37,6 +37,11 @@ type Source interface {
 	Bank() Bank
 	// DoorOpen is the service door's state.
 	DoorOpen() bool
+	// DoorAlarm is raised while the door was opened with no technician
+	// logged in.
+	DoorAlarm() bool
+	// Review counts the technician's review list.
+	Review(ctx context.Context) (Review, error)
 	// LedgerOK says whether the ledger is open and takes writes.
 	LedgerOK(ctx context.Context) bool
 }
@@ -47,6 +52,16 @@ type Cassette struct {
 	Amount kiosk.Money
 	// Capacity is how many bills it holds; 0 when unknown.
 	Capacity int
+}
+
+// Review is the size of the technician's review list.
+type Review struct {
+	// TopUps the bank refused for good (409, 422), waiting for a look.
+	TopUps int
+	// Rejected top-ups: the bank decided them, its back office refunds.
+	Rejected int
+	// Bills whose fate a power cut left unknown, or that no session owns.
+	Bills int
 }
 
 // Bank is what the outbox knows of the bank. The counts are totals since

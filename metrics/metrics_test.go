@@ -22,6 +22,8 @@ type fakeSource struct {
 	queue    kiosk.QueueStats
 	bank     metrics.Bank
 	door     bool
+	alarm    bool
+	review   metrics.Review
 	ledgerOK bool
 	ledgerEr error
 }
@@ -34,6 +36,8 @@ func (f *fakeSource) Cassette(context.Context) (metrics.Cassette, error) {
 func (f *fakeSource) Queue(context.Context) (kiosk.QueueStats, error) { return f.queue, f.ledgerEr }
 func (f *fakeSource) Bank() metrics.Bank                              { return f.bank }
 func (f *fakeSource) DoorOpen() bool                                  { return f.door }
+func (f *fakeSource) DoorAlarm() bool                                 { return f.alarm }
+func (f *fakeSource) Review(context.Context) (metrics.Review, error)  { return f.review, f.ledgerEr }
 func (f *fakeSource) LedgerOK(context.Context) bool                   { return f.ledgerOK }
 
 type fakePrinter struct{ active []string }
@@ -101,6 +105,8 @@ func TestScrapeReadsTheKiosk(t *testing.T) {
 		queue:    kiosk.QueueStats{Unsent: 2, Pending: 1, Review: 1, UnsentAmount: kiosk.Tenge(3000), OldestAt: time.Now().Add(-25 * time.Minute)},
 		bank:     metrics.Bank{Known: true, Up: true, ClockOffset: -90 * time.Second, Credited: 7, Rejected: 1, Retries: 3, Requests: 12},
 		door:     true,
+		alarm:    true,
+		review:   metrics.Review{TopUps: 1, Rejected: 2, Bills: 3},
 		ledgerOK: true,
 	}
 	m := metrics.New(metrics.Options{Source: src})
@@ -138,6 +144,10 @@ func TestScrapeReadsTheKiosk(t *testing.T) {
 		{"tolem_clock_offset_seconds", nil, -90},
 		{"tolem_outbox_retries_total", nil, 3},
 		{"tolem_door_open", nil, 1},
+		{"tolem_door_alarm", nil, 1},
+		{"tolem_review_items", []string{"kind", "topups"}, 1},
+		{"tolem_review_items", []string{"kind", "rejected"}, 2},
+		{"tolem_review_items", []string{"kind", "bills"}, 3},
 		{"tolem_ledger_ok", nil, 1},
 		{"tolem_escrow_to_stack_seconds", nil, 1},
 		{"tolem_ledger_commit_seconds", []string{"op", "record_escrow"}, 1},

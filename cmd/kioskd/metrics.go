@@ -98,6 +98,27 @@ func (s metricsSource) DoorOpen() bool {
 	return slices.Contains(s.w.flow.Status().Reasons, conditionDoor)
 }
 
+func (s metricsSource) DoorAlarm() bool { return s.w.doorAlarm.Load() }
+
+func (s metricsSource) Review(ctx context.Context) (metrics.Review, error) {
+	if s.w.ledger == nil {
+		return metrics.Review{}, s.w.ledgerErr
+	}
+	rv, err := s.w.ledger.ReviewList(ctx)
+	if err != nil {
+		return metrics.Review{}, err
+	}
+	r := metrics.Review{Bills: len(rv.Bills)}
+	for _, t := range rv.TopUps {
+		if t.Sync == kiosk.SyncRejected {
+			r.Rejected++
+		} else {
+			r.TopUps++
+		}
+	}
+	return r, nil
+}
+
 // LedgerOK: the ledger opened, and the flow has not lost it since (a write
 // that failed keeps the kiosk out of service for the ledger).
 func (s metricsSource) LedgerOK(context.Context) bool {

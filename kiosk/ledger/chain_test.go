@@ -205,7 +205,7 @@ func TestChainBackfill(t *testing.T) {
 	}
 	must(t, l.Close())
 	// Back to the schema of the release before: no chain, version 4 unknown.
-	behindTheBack(t, path, `DROP TABLE chain`, `DELETE FROM schema_migrations WHERE version = 4`)
+	behindTheBack(t, path, `DROP TABLE chain`, `DROP TABLE space_reserve`, `DELETE FROM schema_migrations WHERE version = 4`)
 
 	l = ledgertest.MustOpenPath(t, path, ledger.Options{})
 	r = verify(t, l)

@@ -73,3 +73,12 @@ WITH RECURSIVE link (n, tbl, row_id, content, prev, hash) AS (
 SELECT n, tbl, row_id, content, prev, hash FROM link WHERE n > 0;
 
 DROP TABLE temp.chain_backfill;
+
+-- Room kept for the writes made after a bill was told to STACK. Every write
+-- appends to the chain, so on a full disk the record that a bill went into
+-- the cassette could find no page; a few pages held here (a row of about a
+-- page each) are given back for those writes only. See reserve.go.
+CREATE TABLE space_reserve (
+	id  INTEGER PRIMARY KEY,
+	pad BLOB NOT NULL
+) STRICT;
