@@ -244,6 +244,9 @@ func forwardKeys(ctx context.Context, keys <-chan kiosk.Key, f *flow.Flow) {
 
 func newLogger(w io.Writer, lc config.Log) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: lc.SlogLevel()}
+	if h := journalHandlerFor(w, opts.Level); h != nil {
+		return slog.New(h)
+	}
 	if lc.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
