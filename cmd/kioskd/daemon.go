@@ -322,6 +322,9 @@ func (b brokenLedger) RecordSuspense(context.Context, kiosk.Money, time.Time) er
 	return b.fail()
 }
 func (b brokenLedger) PendingRecovery(context.Context) (bool, error) { return false, b.fail() }
+func (b brokenLedger) SettleLate(context.Context, *kiosk.PowerUpReport, time.Time) (kiosk.RecoveryReport, error) {
+	return kiosk.RecoveryReport{}, b.fail()
+}
 func (b brokenLedger) Queue(context.Context) (kiosk.QueueStats, error) {
 	return kiosk.QueueStats{}, b.fail()
 }

@@ -70,7 +70,9 @@ func (f *Flow) derive(in input) kiosk.State {
 		if f.awaitPowerUp {
 			f.log.Warn("acceptor sent no power-up report in time; recovering the interrupted session without it",
 				"waited", f.cfg.RecoveryWait)
-			f.recover(nil)
+			if _, ok := f.recover(nil); ok {
+				f.lateReport = true
+			}
 		}
 	case inControl:
 		return f.onControl()
@@ -502,16 +504,63 @@ func (f *Flow) clearNotice() {
 // shutdown leaves the acceptor inert; it runs after ctx ended, so the
 // command gets a context of its own.
 func (f *Flow) shutdown() {
+	// The ledger must still take what the acceptor reports from here on.
+	f.ctx = context.WithoutCancel(f.ctx)
+	f.stopping = true
 	f.cancelLookup()
 	for _, t := range []*kiosk.Timer{&f.stateT, &f.noticeT, &f.probeT, &f.recoveryT} {
 		stopTimer(t)
 	}
 	f.setLight(false)
-	if err := f.d.Acceptor.Disable(context.WithoutCancel(f.ctx)); err != nil {
+	if err := f.d.Acceptor.Disable(f.ctx); err != nil {
 		f.log.Warn("acceptor disable at shutdown failed", "err", err)
 	}
 	f.acceptorOn, f.enabledSet = false, nil
+	if f.sess != nil && f.hasInflight(f.sess) {
+		f.log.Info("stopping: waiting for the bill in flight to be reported", "session", f.sess.ID, "wait", f.cfg.SettleWait)
+		t := f.d.Clock.NewTimer(f.cfg.SettleWait)
+	wait:
+		for f.sess != nil && f.hasInflight(f.sess) && f.events != nil {
+			select {
+			case ev, ok := <-f.events:
+				if !ok {
+					f.events = nil
+					break wait
+				}
+				f.step(input{kind: inEvent, ev: ev})
+			case <-t.C():
+				f.log.Warn("stopping without the bill's report; the next start settles it from the acceptor's power-up report")
+				break wait
+			}
+		}
+		t.Stop()
+	}
 	f.log.Info("flow stopped", "state", f.state.String())
+}
+
+// Drain hands the flow the acceptor's events that remain once Run has
+// returned, until the acceptor (closed by the caller) closes its Events, or
+// ctx ends. Each is recorded as Run would: a bill reported stacked at the
+// last moment is in the ledger before the daemon exits. It does nothing
+// while Run is still running.
+func (f *Flow) Drain(ctx context.Context) {
+	select {
+	case <-f.stopped:
+	default:
+		return
+	}
+	for f.events != nil {
+		select {
+		case ev, ok := <-f.events:
+			if !ok {
+				return
+			}
+			f.log.Info("acceptor event after stop", "event", ev.Kind.String(), "value", ev.Value.String())
+			f.step(input{kind: inEvent, ev: ev})
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // start runs before the loop: the acceptor is made inert, and a session a
