@@ -140,7 +140,8 @@ func TestSimMetricsChainAndVerify(t *testing.T) {
 			t.Errorf("%s%v = %v (exported: %v), want %v", c.name, c.labels, v, ok, c.want)
 		}
 	}
-	// Observed when the flow records the STACK taken (MarkStacking).
+	// Observed when the flow records the STACK taken (MarkStacking), once
+	// the driver reports it (kiosk.EventStacking).
 	if _, ok := after["tolem_escrow_to_stack_seconds"]; !ok {
 		t.Error("tolem_escrow_to_stack_seconds is not exported")
 	}

@@ -118,12 +118,12 @@ func col(name string) chainColumn { return chainColumn{name, "%[1]s." + name} }
 // expressions must stay the same as these.
 var chainTables = []chainTable{
 	{"cassette_periods", true, []chainColumn{col("id"), col("opened_at"), col("closed_at"), col("seal"),
-		col("collection_id"), col("sync_state"), {"body_sha256", chainDigestFunc + "(%[1]s.body)"}}},
+		col("collection_id"), col("sync_state"), {"body_sha256", chainDigestFunc + "(%[1]s.body)"}, col("counted")}},
 	{"bills", false, []chainColumn{col("id"), col("session_id"), col("seq"), col("value"), col("state"),
-		col("escrowed_at"), col("settled_at"), col("period_id"), col("stack_at")}},
+		col("escrowed_at"), col("settled_at"), col("period_id"), col("stack_at"), col("uncertain_why")}},
 	{"topups", false, []chainColumn{col("id"), col("receipt_no"), col("session_id"), col("phone"), col("amount"),
 		col("offline"), col("created_at"), col("completed_at"), col("recovered"), col("sync_state"),
-		col("credited_at"), {"body_sha256", chainDigestFunc + "(%[1]s.body)"}}},
+		col("credited_at"), {"body_sha256", chainDigestFunc + "(%[1]s.body)"}, col("reconciled")}},
 	{"audit", true, []chainColumn{col("id"), col("at"), col("actor"), col("action"), col("detail")}},
 }
 

@@ -237,7 +237,7 @@ func (l *Ledger) RecordSuspense(ctx context.Context, value kiosk.Money, at time.
 		return fmt.Errorf("ledger: record suspense: %w: negative value %d", ErrInvalid, int64(value))
 	}
 	at = l.now(at)
-	return l.write(ctx, "record suspense", func(tx *sql.Tx) error {
+	return l.writeAfterStack(ctx, "record suspense", func(tx *sql.Tx) error {
 		period, err := currentPeriodID(ctx, tx)
 		if err != nil {
 			return err

@@ -43,18 +43,18 @@ CREATE TEMP TABLE chain_backfill (
 
 INSERT INTO temp.chain_backfill (tbl, row_id, content)
 SELECT 'cassette_periods', CAST(id AS TEXT),
-	json_array(id, opened_at, closed_at, seal, collection_id, sync_state, tolem_sha256(body))
+	json_array(id, opened_at, closed_at, seal, collection_id, sync_state, tolem_sha256(body), counted)
 FROM cassette_periods ORDER BY id;
 
 INSERT INTO temp.chain_backfill (tbl, row_id, content)
 SELECT 'bills', CAST(id AS TEXT),
-	json_array(id, session_id, seq, value, state, escrowed_at, settled_at, period_id, stack_at)
+	json_array(id, session_id, seq, value, state, escrowed_at, settled_at, period_id, stack_at, uncertain_why)
 FROM bills ORDER BY rowid;
 
 INSERT INTO temp.chain_backfill (tbl, row_id, content)
 SELECT 'topups', CAST(id AS TEXT),
 	json_array(id, receipt_no, session_id, phone, amount, offline, created_at, completed_at,
-		recovered, sync_state, credited_at, tolem_sha256(body))
+		recovered, sync_state, credited_at, tolem_sha256(body), reconciled)
 FROM topups ORDER BY receipt_no;
 
 INSERT INTO temp.chain_backfill (tbl, row_id, content)
