@@ -482,16 +482,33 @@ func stopTimer(t *kiosk.Timer) {
 
 func (f *Flow) now() time.Time { return f.d.Clock.Now() }
 
-// notice is a one-off message shown in one state for a few seconds.
+// notice is a one-off message shown in one state for a few seconds. It
+// belongs to the event that caused it: once the session takes another bill
+// or its total changes, it is about an older bill and no longer shown, so a
+// refusal never stays up over the next, accepted note.
 type notice struct {
 	state kiosk.State
 	lines []text
+	sess  *session
+	seq   int
+	total kiosk.Money
+}
+
+// current reports whether the notice still speaks of the screen's moment.
+func (n notice) current(state kiosk.State, s *session) bool {
+	if n.state != state || len(n.lines) == 0 || n.sess != s {
+		return false
+	}
+	return s == nil || (n.seq == s.seq && n.total == s.total)
 }
 
 func (f *Flow) showNotice(lines ...text) { f.showNoticeIn(f.state, lines...) }
 
 func (f *Flow) showNoticeIn(s kiosk.State, lines ...text) {
-	f.notice = notice{state: s, lines: lines}
+	f.notice = notice{state: s, lines: lines, sess: f.sess}
+	if f.sess != nil {
+		f.notice.seq, f.notice.total = f.sess.seq, f.sess.total
+	}
 	stopTimer(&f.noticeT)
 	f.noticeT = f.d.Clock.NewTimer(noticeFor)
 }
