@@ -44,6 +44,24 @@ test-deps: ## install what the fleet test needs (sshd, ansible-playbook) when mi
 	$$install >/dev/null 2>&1 || { $$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null && $$install >/dev/null; } || \
 	  echo "test-deps: apt-get could not install $(FLEET_PKGS): the fleet test will be skipped"
 
+# The monitoring test (metrics/) checks configs/monitoring with promtool,
+# from Debian's prometheus package, installed here when missing (the same
+# way, and skipped the same way, as the fleet test's tools). Only promtool is
+# wanted: the Prometheus service the package sets up is stopped again.
+test-deps: test-deps-promtool
+.PHONY: test-deps-promtool
+test-deps-promtool:
+	@if command -v promtool >/dev/null 2>&1; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	else echo "test-deps: no root and no passwordless sudo to install promtool: the alert rules will not be checked"; exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then echo "test-deps: no apt-get to install promtool: the alert rules will not be checked"; exit 0; fi; \
+	echo "test-deps: installing promtool (Debian package prometheus)"; \
+	install="$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends prometheus"; \
+	$$install >/dev/null 2>&1 || { $$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null && $$install >/dev/null; } || \
+	  { echo "test-deps: apt-get could not install prometheus: the alert rules will not be checked"; exit 0; }; \
+	$$sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
+
 test-short: ## the fast tests only
 	$(GO) test -short ./...
 

@@ -351,6 +351,7 @@ func (b *consoleBackend) AuditTail(ctx context.Context, n int) ([]kiosk.AuditEnt
 }
 
 func (b *consoleBackend) Audit(ctx context.Context, e kiosk.AuditEntry) error {
+	countConsoleAudit(b.w.metrics, e)
 	l, err := b.led()
 	if err != nil {
 		return err

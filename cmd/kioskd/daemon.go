@@ -21,6 +21,7 @@ import (
 	"tolem/kiosk/config"
 	"tolem/kiosk/flow"
 	"tolem/kiosk/ledger"
+	"tolem/metrics"
 	"tolem/sync/bankapi"
 	"tolem/sync/bankapi/banksim"
 )
@@ -54,6 +55,7 @@ type wiring struct {
 	// doorAlarm is raised by the console when the service door opens with no
 	// technician logged in; the heartbeat carries it to the bank.
 	doorAlarm atomic.Bool
+	metrics   *metrics.Metrics // nil when metrics.listen is empty
 }
 
 // runDaemon wires the kiosk together and runs it until ctx ends. Only a
@@ -79,6 +81,7 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 	log := newLogger(logOut, cfg.Log)
 	log.Info("kioskd starting", "version", version, "terminal", cfg.TerminalID, "data_dir", cfg.DataDir, "sim", o.Sim)
 	w := &wiring{cfg: cfg, log: log, sim: o.Sim, started: time.Now()}
+	w.metrics = newMetrics(w)
 
 	// The ledger first: without it no cash may be taken.
 	var led kiosk.Ledger
@@ -118,7 +121,7 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 	defer acc.Close()
 	w.acceptor = acc
 
-	client, err := newBankClient(cfg, log)
+	client, err := newBankClient(cfg, log, w)
 	if err != nil {
 		return err
 	}
@@ -134,7 +137,7 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 	f := flow.New(flowConfig(cfg), flow.Deps{
 		Clock:    kiosk.SystemClock{},
 		Acceptor: acc,
-		Ledger:   led,
+		Ledger:   meterLedger(led, w.metrics, w.ledger),
 		Wallets:  client,
 		Display:  fp.display,
 		Light:    fp.light,
@@ -154,6 +157,7 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 	if err != nil {
 		return err
 	}
+	defer serveMetrics(ctx, w, w.metrics).Close()
 
 	flowDone := make(chan error, 1)
 	go func() { flowDone <- f.Run(ctx) }()
@@ -249,6 +253,9 @@ func forwardKeys(ctx context.Context, keys <-chan kiosk.Key, f *flow.Flow) {
 
 func newLogger(w io.Writer, lc config.Log) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: lc.SlogLevel()}
+	if h := journalHandlerFor(w, opts.Level); h != nil {
+		return slog.New(h)
+	}
 	if lc.Format == "json" {
 		return slog.New(slog.NewJSONHandler(w, opts))
 	}
@@ -291,7 +298,7 @@ func startSimBank(cfg *config.Config, log *slog.Logger) (*banksim.Server, error)
 	return srv, nil
 }
 
-func newBankClient(cfg *config.Config, log *slog.Logger) (*bankapi.Client, error) {
+func newBankClient(cfg *config.Config, log *slog.Logger, w *wiring) (*bankapi.Client, error) {
 	secret, err := cfg.BankSecret()
 	if err != nil {
 		return nil, err
@@ -304,6 +311,7 @@ func newBankClient(cfg *config.Config, log *slog.Logger) (*bankapi.Client, error
 		Timeout:    cfg.Bank.Timeout,
 		Clock:      kiosk.SystemClock{},
 		Log:        log.With("component", "bank"),
+		Observe:    observeBank(w),
 	})
 }
 

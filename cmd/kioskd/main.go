@@ -18,6 +18,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -51,7 +52,18 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 		showVersion = fs.Bool("version", false, "print the version and exit")
 		simAcc      = fs.String("sim-acceptor", "ccnet", "with --sim: `kind` of simulated acceptor: ccnet (a CCNET validator emulated on a pty, driven by the real driver), id003 (the same with a JCM unit) or inproc")
 		ledgerMax   = fs.Int64("ledger-max-bytes", 0, "cap the ledger file at `n` bytes (0: no cap); simulates a full disk in tests")
+		metricsAt   *string
 	)
+	fs.Func("metrics-listen", "serve /metrics at `host:port` instead of metrics.listen (\"\" turns metrics off; port 0 picks a free one)",
+		func(s string) error {
+			if s != "" {
+				if _, _, err := net.SplitHostPort(s); err != nil {
+					return fmt.Errorf("want host:port, e.g. 127.0.0.1:9417: %w", err)
+				}
+			}
+			metricsAt = &s
+			return nil
+		})
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -99,6 +111,10 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "kioskd: give --config FILE, or --sim to try the kiosk on this machine")
 		fs.Usage()
 		return exitBadConfig
+	}
+
+	if metricsAt != nil {
+		opts.Config.Metrics.Listen = *metricsAt
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

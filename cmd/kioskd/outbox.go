@@ -256,6 +256,9 @@ func describeKiosk(ctx context.Context, w *wiring, hb *outbox.Heartbeat) {
 	if p, err := w.ledger.CurrentPeriod(ctx); err == nil {
 		hb.Cassette.Count, hb.Cassette.Amount = p.Count, p.Amount
 	}
+	if h, err := w.ledger.ChainHead(ctx); err == nil {
+		hb.Chain = &h
+	}
 }
 
 // bankAdapter is the bank API client as the outbox's Bank: wire bodies, and
@@ -272,7 +275,7 @@ func (b bankAdapter) EncodeCollection(c outbox.Collection) ([]byte, error) {
 	return bankapi.CollectionBody{
 		ID: c.ID, CassetteID: c.Seal, OpenedAt: c.OpenedAt, ClosedAt: c.ClosedAt,
 		Bills: c.Bills, Amount: c.Amount, TopUps: c.TopUps,
-		FirstReceiptNo: c.FirstReceipt, LastReceiptNo: c.LastReceipt,
+		FirstReceiptNo: c.FirstReceipt, LastReceiptNo: c.LastReceipt, Chain: c.Chain,
 	}.Marshal()
 }
 
@@ -322,6 +325,7 @@ func (b bankAdapter) Heartbeat(ctx context.Context, hb outbox.Heartbeat) error {
 		Cassette: bankapi.Cassette{Count: hb.Cassette.Count, Amount: hb.Cassette.Amount, Capacity: hb.Cassette.Capacity},
 		Queue:    bankapi.HeartbeatQueue{Unsent: hb.Queue.Unsent, Pending: hb.Queue.Pending, OldestAt: hb.Queue.OldestAt},
 		Alarms:   hb.Alarms,
+		Chain:    hb.Chain,
 	}))
 }
 
@@ -372,6 +376,9 @@ func (s collectionStore) DueCollections(ctx context.Context, now time.Time, limi
 			ID: c.ID, Seal: c.Seal, OpenedAt: c.Period.OpenedAt, ClosedAt: c.Period.ClosedAt,
 			Bills: c.Period.Bills, Amount: c.Period.Amount, TopUps: c.Period.TopUps,
 			FirstReceipt: c.Period.FirstReceipt, LastReceipt: c.Period.LastReceipt,
+		}
+		if h, err := s.l.CollectionChainHead(ctx, c.ID); err == nil {
+			out[i].Chain = &h
 		}
 	}
 	return out, nil

@@ -27,6 +27,7 @@ type Config struct {
 	Sync    Sync     `yaml:"sync"`
 	Update  Update   `yaml:"update"`
 	Log     Log      `yaml:"log"`
+	Metrics Metrics  `yaml:"metrics"`
 }
 
 // Bank is how the kiosk reaches the bank API (SPEC §2).
@@ -276,7 +277,8 @@ func Default() *Config {
 			HealthTimeout:  60 * time.Second,
 			Keep:           3,
 		},
-		Log: Log{Level: "info", Format: "text"},
+		Log:     Log{Level: "info", Format: "text"},
+		Metrics: Metrics{Listen: DefaultMetricsListen},
 	}
 }
 

@@ -187,7 +187,7 @@ func TestParseBad(t *testing.T) {
 	}{
 		// Unknown keys, at every depth, with line and what is allowed.
 		{"unknown top-level key", minimal + "limts:\n  max_amount: 1\n",
-			[]string{`config: line 9: unknown key "limts" (allowed at top level: terminal_id, data_dir, bank, acceptor, panel, console, control, limits, flow, sync, update, log; did you mean "limits"?)`}},
+			[]string{`config: line 9: unknown key "limts" (allowed at top level: terminal_id, data_dir, bank, acceptor, panel, console, control, limits, flow, sync, update, log, metrics; did you mean "limits"?)`}},
 		{"unknown key in a section", idYAML + "bank:\n  url: https://b.kz\n  secret: x\n  secrett: y\n" + acceptorYAML,
 			[]string{`line 6: unknown key "bank.secrett" (allowed in bank: url, secret, secret_file, ca_file, timeout, lookup_timeout; did you mean "secret"?)`}},
 		{"unknown key in a list item", minimal + "console:\n  port: /dev/ttyS0\n  technicians:\n    - id: t01\n      pin: \"1234\"\n",

@@ -62,6 +62,7 @@ func init() {
 			help: "test display  shows test pages on the display\ntest keys     echoes each key pressed until Ctrl-C or 30 s\ntest acceptor shows the acceptor and enables then disables it (in maintenance)"},
 		{name: "log", usage: "log [n]", summary: "the last n lines of the audit log (20)", run: runLog},
 		{name: "config", usage: "config", summary: "the running config, secrets as ***", run: runConfig},
+		{name: "verify", usage: "verify", summary: "check the ledger's hash chain: name any row changed behind its back", help: verifyHelp, run: runVerify},
 		{name: "door", usage: "door", summary: "the service door and its alarm", run: runDoor},
 		{name: "logout", usage: "logout", summary: "end the console session (also Ctrl-D)", run: runLogout},
 	}

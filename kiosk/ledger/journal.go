@@ -103,7 +103,7 @@ func (l *Ledger) RecordEscrow(ctx context.Context, b kiosk.BillRecord) error {
 // and the change is refused with ErrConflict. Unknown bill: ErrNotFound.
 func (l *Ledger) MarkStacked(ctx context.Context, billID string, at time.Time) error {
 	at = l.now(at)
-	return l.write(ctx, "mark stacked "+billID, func(tx *sql.Tx) error {
+	return l.writeAfterStack(ctx, "mark stacked "+billID, func(tx *sql.Tx) error {
 		b, err := billByID(ctx, tx, billID)
 		if err != nil {
 			return err
@@ -137,7 +137,7 @@ func (l *Ledger) MarkStacked(ctx context.Context, billID string, at time.Time) e
 // no-op, since its fate is known. Unknown bill: ErrNotFound.
 func (l *Ledger) MarkStacking(ctx context.Context, billID string, at time.Time) error {
 	at = l.now(at)
-	return l.write(ctx, "mark stacking "+billID, func(tx *sql.Tx) error {
+	return l.writeAfterStack(ctx, "mark stacking "+billID, func(tx *sql.Tx) error {
 		if _, err := billByID(ctx, tx, billID); err != nil {
 			return err
 		}
@@ -152,7 +152,7 @@ func (l *Ledger) MarkStacking(ctx context.Context, billID string, at time.Time) 
 // in the cassette never leaves the ledger. Unknown bill: ErrNotFound.
 func (l *Ledger) MarkReturned(ctx context.Context, billID string, at time.Time) error {
 	at = l.now(at)
-	return l.write(ctx, "mark returned "+billID, func(tx *sql.Tx) error {
+	return l.writeAfterStack(ctx, "mark returned "+billID, func(tx *sql.Tx) error {
 		b, err := billByID(ctx, tx, billID)
 		if err != nil {
 			return err
@@ -237,7 +237,7 @@ func (l *Ledger) RecordSuspense(ctx context.Context, value kiosk.Money, at time.
 		return fmt.Errorf("ledger: record suspense: %w: negative value %d", ErrInvalid, int64(value))
 	}
 	at = l.now(at)
-	return l.write(ctx, "record suspense", func(tx *sql.Tx) error {
+	return l.writeAfterStack(ctx, "record suspense", func(tx *sql.Tx) error {
 		period, err := currentPeriodID(ctx, tx)
 		if err != nil {
 			return err

@@ -145,6 +145,10 @@ func open(ctx context.Context, path string, opts Options, wparams []string) (*Le
 	if err != nil {
 		return fail(writeFailure(ctx, "open "+path+": migrate", err))
 	}
+	if err := installChain(ctx, w); err != nil {
+		return fail(fmt.Errorf("ledger: open %s: %w", path, err))
+	}
+	l.fillReserve(ctx)
 	if newer, err := newerMigrations(ctx, w, migrationFiles); err != nil {
 		return fail(fmt.Errorf("ledger: open %s: %w", path, err))
 	} else if len(newer) > 0 {

@@ -108,7 +108,8 @@ func TestFullDisk(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "ledger.db")
 	ctx := ctxT(t)
-	l, err := ledger.Open(ctx, path, ledger.Options{MaxBytes: 192 << 10})
+	// Room for 80 stacked bills, their chain entries and the space reserve.
+	l, err := ledger.Open(ctx, path, ledger.Options{MaxBytes: 320 << 10})
 	must(t, err)
 	const sessions = 80
 	for i := range sessions {

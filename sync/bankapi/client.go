@@ -42,6 +42,11 @@ type Options struct {
 	Clock kiosk.Clock
 	// Log gets one debug line per request; discarded when nil.
 	Log *slog.Logger
+	// Observe, when set, is told of every request: its endpoint ("POST
+	// /v1/topups", "GET /v1/topups/{id}": no ids, so that it can label a
+	// metric), the answer's HTTP status (0 when none came) and how long the
+	// bank took to answer.
+	Observe func(endpoint string, code int, took time.Duration)
 }
 
 // Client is the kiosk's side of the bank API. It is safe for concurrent use.
@@ -108,6 +113,9 @@ func New(opts Options) (*Client, error) {
 		if err != nil {
 			return nil, err
 		}
+	}
+	if opts.Observe != nil {
+		c.hc = observed(c.hc, c.clock, opts.Observe)
 	}
 	return c, nil
 }

@@ -726,3 +726,16 @@ func TestConcurrentSubmitsCreditOnce(t *testing.T) {
 		t.Errorf("credited %d times", s.Credits[id])
 	}
 }
+
+func TestObserveNamesEndpointsWithoutIDs(t *testing.T) {
+	for _, c := range [][3]string{
+		{"GET", "/v1/topups/0b5e2f7c-3c52-4d5b-9a3e-1f2d3c4b5a69", "GET /v1/topups/{id}"},
+		{"POST", "/v1/topups/batch", "POST /v1/topups/batch"},
+		{"POST", "/v1/topups", "POST /v1/topups"},
+		{"GET", "/v1/ping", "GET /v1/ping"},
+	} {
+		if got := bankapi.Endpoint(c[0], c[1]); got != c[2] {
+			t.Errorf("Endpoint(%s %s) = %q, want %q", c[0], c[1], got, c[2])
+		}
+	}
+}

@@ -655,6 +655,10 @@ type CollectionBody struct {
 	TopUps         int               `json:"topups"`
 	FirstReceiptNo int64             `json:"first_receipt_no"`
 	LastReceiptNo  int64             `json:"last_receipt_no"`
+	// Chain is the head of the kiosk's ledger hash chain right after this
+	// collection was recorded; nil (absent on the wire) from a kiosk
+	// without the chain.
+	Chain *kiosk.ChainHead `json:"chain,omitempty"`
 }
 
 // Marshal is the body's bytes, the same for the same collection, which a
@@ -677,8 +681,9 @@ func (c CollectionBody) MarshalJSON() ([]byte, error) {
 		TopUps         int               `json:"topups"`
 		FirstReceiptNo int64             `json:"first_receipt_no"`
 		LastReceiptNo  int64             `json:"last_receipt_no"`
+		Chain          *kiosk.ChainHead  `json:"chain,omitempty"`
 	}{c.ID, c.CassetteID, formatTime(c.OpenedAt), formatTime(c.ClosedAt), bills,
-		c.Amount, c.TopUps, c.FirstReceiptNo, c.LastReceiptNo})
+		c.Amount, c.TopUps, c.FirstReceiptNo, c.LastReceiptNo, c.Chain})
 }
 
 // UnmarshalJSON refuses a collection with a field missing or of the wrong type.
@@ -693,6 +698,7 @@ func (c *CollectionBody) UnmarshalJSON(data []byte) error {
 		TopUps         *int        `json:"topups"`
 		FirstReceiptNo *int64      `json:"first_receipt_no"`
 		LastReceiptNo  *int64      `json:"last_receipt_no"`
+		Chain          *wireChain  `json:"chain"`
 	}
 	if err := json.Unmarshal(data, &w); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalidBody, err)
@@ -723,6 +729,13 @@ func (c *CollectionBody) UnmarshalJSON(data []byte) error {
 		Bills: bills, Amount: kiosk.Money(*w.Amount), TopUps: *w.TopUps,
 		FirstReceiptNo: *w.FirstReceiptNo, LastReceiptNo: *w.LastReceiptNo,
 	}
+	if w.Chain != nil {
+		h, err := w.Chain.head()
+		if err != nil {
+			return err
+		}
+		c.Chain = &h
+	}
 	return nil
 }
 
@@ -746,6 +759,9 @@ func (c CollectionBody) Validate() error {
 	}
 	if c.ClosedAt.Before(c.OpenedAt) {
 		return fmt.Errorf("%w: closed_at is before opened_at", ErrInvalidBody)
+	}
+	if c.Chain != nil {
+		return ValidChainHead(*c.Chain)
 	}
 	return nil
 }
@@ -776,6 +792,9 @@ type Heartbeat struct {
 	// Alarms are the raised alarms ("topup_overdue"): a top-up unsent or
 	// pending 20 minutes after completion must show at the bank too.
 	Alarms []string `json:"alarms,omitempty"`
+	// Chain is the head of the ledger's hash chain; nil (absent on the
+	// wire) when the ledger is unusable or keeps no chain.
+	Chain *kiosk.ChainHead `json:"chain,omitempty"`
 }
 
 // Cassette is the fill of the bill cassette.
@@ -819,4 +838,43 @@ func (q *HeartbeatQueue) UnmarshalJSON(data []byte) error {
 	}
 	*q = HeartbeatQueue{Unsent: w.Unsent, Pending: w.Pending, OldestAt: at}
 	return nil
+}
+
+// wireChain is the optional "chain" object as read off the wire.
+type wireChain struct {
+	Count *int64  `json:"count"`
+	Head  *string `json:"head"`
+}
+
+func (w wireChain) head() (kiosk.ChainHead, error) {
+	if missing := missingFields(map[string]bool{"count": w.Count == nil, "head": w.Head == nil}); missing != "" {
+		return kiosk.ChainHead{}, fmt.Errorf("%w: chain: missing %s", ErrInvalidBody, missing)
+	}
+	return kiosk.ChainHead{Count: *w.Count, Head: *w.Head}, nil
+}
+
+// ValidChainHead checks a chain head as the bank does: a count of entries
+// and the lowercase hex SHA-256 of the last one ("" when there is none).
+func ValidChainHead(h kiosk.ChainHead) error {
+	switch {
+	case h.Count < 0:
+		return fmt.Errorf("%w: chain: negative count %d", ErrInvalidBody, h.Count)
+	case h.Count == 0 && h.Head != "":
+		return fmt.Errorf("%w: chain: a head with no entries", ErrInvalidBody)
+	case h.Count > 0 && !isSHA256Hex(h.Head):
+		return fmt.Errorf("%w: chain: head %q is not a lowercase hex SHA-256", ErrInvalidBody, h.Head)
+	}
+	return nil
+}
+
+func isSHA256Hex(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, r := range s {
+		if (r < '0' || r > '9') && (r < 'a' || r > 'f') {
+			return false
+		}
+	}
+	return true
 }

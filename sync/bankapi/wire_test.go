@@ -275,3 +275,34 @@ func TestHeartbeatWire(t *testing.T) {
 		t.Errorf("heartbeat round trip: %v %+v", err, back.Queue)
 	}
 }
+
+func TestChainHeadOnTheWire(t *testing.T) {
+	head := &kiosk.ChainHead{Count: 12, Head: strings.Repeat("0f", 32)}
+	raw, err := json.Marshal(Heartbeat{State: "idle", Chain: head})
+	if err != nil || !bytes.Contains(raw, []byte(`"chain":{"count":12,"head":"0f0f`)) {
+		t.Fatalf("heartbeat with a chain: %s, %v", raw, err)
+	}
+	if raw, _ := json.Marshal(Heartbeat{State: "idle"}); bytes.Contains(raw, []byte(`chain`)) {
+		t.Errorf("a heartbeat without a chain names one: %s", raw)
+	}
+
+	c := CollectionBody{ID: "0b5e2f7c-3c52-4d5b-9a3e-1f2d3c4b5a69", CassetteID: "BAG-1",
+		OpenedAt: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC), ClosedAt: time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC),
+		Bills: []kiosk.BillCount{{Value: kiosk.Tenge(1000), Count: 2}}, Amount: kiosk.Tenge(2000), Chain: head}
+	raw, _ = c.Marshal()
+	back, err := ParseCollectionBody(raw)
+	if err != nil || back.Chain == nil || *back.Chain != *head {
+		t.Fatalf("collection round trip: %v, %+v\n%s", err, back.Chain, raw)
+	}
+	c.Chain = nil
+	raw, _ = c.Marshal()
+	if back, err := ParseCollectionBody(raw); err != nil || back.Chain != nil || bytes.Contains(raw, []byte("chain")) {
+		t.Errorf("collection without a chain: %v %+v\n%s", err, back.Chain, raw)
+	}
+	for _, bad := range []string{`{"count":1,"head":"XYZ"}`, `{"count":-1,"head":""}`, `{"count":0,"head":"00"}`, `{"head":""}`} {
+		raw := bytes.Replace(raw, []byte(`"last_receipt_no":0`), []byte(`"last_receipt_no":0,"chain":`+bad), 1)
+		if _, err := ParseCollectionBody(raw); !errors.Is(err, ErrInvalidBody) {
+			t.Errorf("chain %s accepted: %v", bad, err)
+		}
+	}
+}

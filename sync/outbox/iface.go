@@ -53,6 +53,9 @@ type Collection struct {
 	TopUps       int
 	FirstReceipt int64
 	LastReceipt  int64
+	// Chain is the ledger's hash chain head when the collection was
+	// recorded; nil when unknown.
+	Chain *kiosk.ChainHead
 }
 
 // CollectionStore is the ledger's collection delivery, like Store for
@@ -89,6 +92,8 @@ type Heartbeat struct {
 	Cassette Cassette
 	Queue    kiosk.QueueStats
 	Alarms   []string
+	// Chain is the ledger's hash chain head; nil when unknown.
+	Chain *kiosk.ChainHead
 }
 
 // Cassette is the fill of the bill cassette.

@@ -127,6 +127,8 @@ func TestAnswers(t *testing.T) {
 		{"batch that is not one", "POST", "/v1/topups/batch", []byte(`[1]`), true, nil, 422, bankapi.CodeInvalid, ""},
 		{"heartbeat without state", "POST", "/v1/heartbeat", []byte(`{}`), true, nil, 422, bankapi.CodeInvalid, ""},
 		{"heartbeat", "POST", "/v1/heartbeat", []byte(`{"state":"idle"}`), true, nil, 204, "", ""},
+		{"heartbeat with a chain", "POST", "/v1/heartbeat", []byte(`{"state":"idle","chain":{"count":0,"head":""}}`), true, nil, 204, "", ""},
+		{"heartbeat with a bad chain", "POST", "/v1/heartbeat", []byte(`{"state":"idle","chain":{"count":1,"head":"x"}}`), true, nil, 422, bankapi.CodeInvalid, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -407,11 +407,18 @@ func (s *Server) recordCollection(ctx context.Context, terminal string, c bankap
 
 func (s *Server) heartbeat(ctx context.Context, w http.ResponseWriter, terminal string, body []byte) {
 	var hb struct {
-		State *string `json:"state"`
+		State *string          `json:"state"`
+		Chain *kiosk.ChainHead `json:"chain"`
 	}
 	if err := json.Unmarshal(body, &hb); err != nil || hb.State == nil {
 		s.writeError(w, http.StatusUnprocessableEntity, bankapi.CodeInvalid, "a heartbeat is a JSON object with a state")
 		return
+	}
+	if hb.Chain != nil {
+		if err := bankapi.ValidChainHead(*hb.Chain); err != nil {
+			s.writeError(w, http.StatusUnprocessableEntity, bankapi.CodeInvalid, err.Error())
+			return
+		}
 	}
 	var compact bytes.Buffer
 	json.Compact(&compact, body) //nolint:errcheck // already parsed
