@@ -87,6 +87,11 @@ type TopUp struct {
 	// Recovered is set on a top-up completed at start-up for a session a power
 	// cut interrupted.
 	Recovered bool `json:"recovered"`
+	// Reconciled is set on a follow-up top-up: a bill whose fate was unknown
+	// when its session was settled, found later in the cassette (by a late
+	// power-up report or a collection's count) and credited to the same
+	// phone under a receipt number of its own.
+	Reconciled bool `json:"reconciled,omitempty"`
 }
 
 // PowerUpReport is what the acceptor said at its (re)initialisation, which
