@@ -304,7 +304,12 @@ func (r *tortureRig) torment(i int, l *tortureLife) {
 			l.cmd.Process.Kill()
 			r.note(i, killMissed, at.String(), "no bill reached it in 12 s")
 		case <-l.exited:
-			r.emu.Disarm()
+			if !r.emu.Disarm() {
+				// The cut came, and kioskd died of it before we looked.
+				c := <-fired
+				r.note(i, killPower, at.String(), c.String())
+				break
+			}
 			r.unexpectedExit(i, l)
 			return
 		}
