@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"os"
@@ -84,6 +85,7 @@ type tortureRig struct {
 	logPath string
 	bin     string
 	emu     *ccnettest.Emulator
+	emuLog  *slog.Logger // acceptor.log: the unit's power cuts and the bills fed
 	bank    *banksim.Server
 	bankDB  string
 
@@ -150,7 +152,14 @@ func newTortureRig(t *testing.T, bin string, seed uint64) *tortureRig {
 	// Half the runs with a unit that repeats an unacknowledged STACKED, half
 	// with one that says it once (ccnet.md A.4-6).
 	repeat := r.rng.IntN(2) == 0
+	alog, err := os.Create(filepath.Join(dir, "acceptor.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { alog.Close() })
+	r.emuLog = slog.New(slog.NewTextHandler(alog, nil))
 	emu, err := ccnettest.Start(ccnettest.EmuOptions{
+		Log:           r.emuLog,
 		LinkPath:      filepath.Join(dir, "acceptor.tty"),
 		RepeatUnACKed: repeat,
 		AcceptTime:    60 * time.Millisecond,
@@ -370,6 +379,7 @@ func (r *tortureRig) note(i int, kind killKind, instant, detail string) {
 	r.lastCut = fmt.Sprintf("cut %d: %s: %s", i, key, detail)
 	r.mu.Unlock()
 	r.t.Log(r.last())
+	r.emuLog.Info("kioskd " + r.last())
 }
 
 // last describes the last kill.
@@ -502,6 +512,7 @@ func (r *tortureRig) feed(l *tortureLife, v kiosk.Money) bool {
 		err := r.emu.InsertBill(v)
 		if err == nil {
 			r.offered.Add(1)
+			r.emuLog.Info("customer fed a bill", "value", v.String(), "life", l.n)
 			break
 		}
 		if l.ctx.Err() != nil || time.Now().After(deadline) {
@@ -731,9 +742,7 @@ func (r *tortureRig) finish(began time.Time) {
 				v, cassette[v], bank.bills[v], led.in[v], led.uncertain[v]))
 		}
 	}
-	for _, d := range bank.dups {
-		problems = append(problems, d)
-	}
+	problems = append(problems, bank.dups...)
 	if bank.notCredited > 0 {
 		problems = append(problems, fmt.Sprintf("%d top-up(s) at the bank not credited", bank.notCredited))
 	}
