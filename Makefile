@@ -13,7 +13,7 @@ export CGO_ENABLED ?= 0
 
 .DEFAULT_GOAL := help
 
-.PHONY: help build run test test-deps test-short bench check fmt vet staticcheck cross clean fuzz
+.PHONY: help build run test test-deps test-short bench check fmt vet staticcheck cross clean fuzz torture
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -61,6 +61,15 @@ test-deps-promtool:
 	$$install >/dev/null 2>&1 || { $$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null && $$install >/dev/null; } || \
 	  { echo "test-deps: apt-get could not install prometheus: the alert rules will not be checked"; exit 0; }; \
 	$$sudo systemctl disable --now prometheus >/dev/null 2>&1 || true
+
+# The power-cut torture test (docs/reliability.md): kioskd killed CUTS times
+# while customers pay in; SEED=n replays a run's choices. make test runs it
+# with 30 cuts.
+CUTS ?= 1000
+SEED ?=
+torture: ## kill kioskd CUTS times (default 1000) mid-payment and check every bill is credited once; SEED=n replays
+	TORTURE_CUTS=$(CUTS) TORTURE_SEED=$(SEED) CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 0 \
+	  -run '^TestTorturePowerCuts$$' -v ./cmd/kioskd/
 
 test-short: ## the fast tests only
 	$(GO) test -short ./...

@@ -51,7 +51,11 @@ type EmuOptions struct {
 	// moving it to the cassette or back (StackTime, ReturnTime, 500 ms),
 	// ejecting a refused one (RejectTime, 500 ms), initialising after RESET
 	// (InitTime, 1 s) and being off during PowerCycle (PowerOffTime, 300 ms).
+	// StackStart is how long the transport waits between taking STACK and
+	// moving the bill (0: it moves at once); during it the unit already
+	// answers STACKING but the bill is still in the head.
 	AcceptTime   time.Duration
+	StackStart   time.Duration
 	StackTime    time.Duration
 	ReturnTime   time.Duration
 	RejectTime   time.Duration
@@ -99,13 +103,14 @@ const (
 	stAccepting step = iota + 1
 	stEscrow
 	stHolding
+	stStackAcked // STACK taken, the bill not moving yet
 	stStacking
 	stReturning
 	stRejecting
 )
 
 var stepNames = map[step]string{stAccepting: "accepting", stEscrow: "escrow", stHolding: "holding",
-	stStacking: "stacking", stReturning: "returning", stRejecting: "rejecting"}
+	stStackAcked: "stack_acked", stStacking: "stacking", stReturning: "returning", stRejecting: "rejecting"}
 
 // event is a one-shot answer and how many more POLLs report it.
 type event struct {
@@ -147,7 +152,12 @@ type Emulator struct {
 	corruptEv   int
 	busyUntil   time.Time
 	silentUntil time.Time
-	stacked     map[kiosk.Money]int
+	stacked     map[kiosk.Money]int // every bill ever stacked
+	cassette    map[kiosk.Money]int // the bills in the cassette now
+
+	cut      *armedCut // a power cut waiting for its instant
+	cutAfter bool      // cut the power once the answer being sent is out
+	landed   int       // type of the last bill that reached the cassette
 
 	master, slave *os.File
 	path          string
@@ -175,7 +185,7 @@ func Start(opts EmuOptions) (*Emulator, error) {
 		opts.EventPolls = 1
 	}
 	e := &Emulator{opts: opts, log: opts.Log, recover: -1, stacked: map[kiosk.Money]int{},
-		powerCode: ccnet.StPowerUp, ident: opts.Identity}
+		cassette: map[kiosk.Money]int{}, powerCode: ccnet.StPowerUp, ident: opts.Identity, landed: -1}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
@@ -308,6 +318,7 @@ func (e *Emulator) serve(m *os.File) {
 				if _, err := m.Write(ans); err != nil {
 					return
 				}
+				e.answerSent()
 			}
 		case errors.Is(err, ccnet.ErrCRC):
 			if ans := e.answer(time.Now(), ccnet.AnsNAK); ans != nil {
@@ -361,6 +372,9 @@ func (e *Emulator) handle(f ccnet.Frame) []byte {
 		return nil
 	}
 	e.advance(now)
+	if now.Before(e.silentUntil) {
+		return nil // the power went while the mechanics moved
+	}
 	cmd, arg := f.Code(), f.Data[1:]
 	if cmd != ccnet.CmdACK && cmd != ccnet.CmdNAK {
 		e.log.Debug("acceptor emulator command", "frame", f.String())
@@ -414,7 +428,8 @@ func (e *Emulator) handle(f ccnet.Frame) []byte {
 		}
 		switch cmd {
 		case ccnet.CmdStack:
-			b.step, b.until = stStacking, now.Add(e.opts.StackTime)
+			b.step, b.until = stStackAcked, now.Add(e.opts.StackStart)
+			e.cutOnAnswer(AtStackAcked)
 		case ccnet.CmdReturn:
 			b.step, b.until = stReturning, now.Add(e.opts.ReturnTime)
 		default:
@@ -444,6 +459,9 @@ func (e *Emulator) handle(f ccnet.Frame) []byte {
 func (e *Emulator) pollAnswer() []byte {
 	if len(e.events) > 0 {
 		ev := e.events[0].ans
+		if ev[0] == ccnet.EvStacked {
+			e.cutOnAnswer(AtStackedUnacked)
+		}
 		if e.opts.RepeatUnACKed {
 			e.unACKed = true
 		} else {
@@ -473,10 +491,11 @@ func (e *Emulator) pollAnswer() []byte {
 		case stAccepting:
 			return []byte{ccnet.StAccepting}
 		case stEscrow:
+			e.cutOnAnswer(AtEscrow)
 			return []byte{ccnet.EvEscrow, byte(b.typ)}
 		case stHolding:
 			return []byte{ccnet.StHolding}
-		case stStacking:
+		case stStackAcked, stStacking:
 			return []byte{ccnet.StStacking}
 		case stReturning:
 			return []byte{ccnet.StReturning}
@@ -522,12 +541,22 @@ func (e *Emulator) reset(now time.Time) {
 // toStacker puts a bill of type t in the cassette as a credit to recover.
 func (e *Emulator) toStacker(t int) {
 	e.recover = t
+	e.intoCassette(t)
+}
+
+// intoCassette counts a bill of type t that reached the cassette.
+func (e *Emulator) intoCassette(t int) {
 	e.stacked[e.value(t)]++
+	e.cassette[e.value(t)]++
+	e.landed = t
 }
 
 // advance runs the unit's mechanics up to now. Each step ends at its own time,
 // so a controller that polls late sees what a real unit would have done.
 func (e *Emulator) advance(now time.Time) {
+	if e.cutAfter {
+		return // the power goes as soon as the answer now being sent is out
+	}
 	if e.phase == phInit && !now.Before(e.initUntil) {
 		e.phase = phRunning
 		if e.recover >= 0 {
@@ -548,14 +577,28 @@ func (e *Emulator) advance(now time.Time) {
 				b.step, b.until = stEscrow, at.Add(e.opts.EscrowLimit)
 			default:
 				b.step, b.until = stStacking, at.Add(e.opts.StackTime)
+				e.armMidStack(b)
 			}
 		case stEscrow, stHolding:
 			// Nobody decided in time: the unit gives the bill back.
 			b.step, b.until = stReturning, at.Add(e.opts.ReturnTime)
+		case stStackAcked:
+			b.step, b.until = stStacking, at.Add(e.opts.StackTime)
+			e.armMidStack(b)
 		case stStacking:
-			e.stacked[e.value(b.typ)]++
+			if e.cutDue(AtStacking) {
+				// Nobody looked while the bill moved: the power went half-way.
+				e.cutLocked(now, AtStacking)
+				return
+			}
+			e.intoCassette(b.typ)
 			e.queue(ccnet.EvStacked, byte(b.typ))
 			e.bill = nil
+			if e.cutDue(AtStackedUntold) {
+				e.save()
+				e.cutLocked(now, AtStackedUntold)
+				return
+			}
 		case stReturning:
 			e.queue(ccnet.EvReturned, byte(b.typ))
 			e.bill = nil
@@ -590,6 +633,9 @@ func (e *Emulator) insert(typ int, reason byte) error {
 		reason = 0x68 // inhibited denomination
 	}
 	e.bill = &bill{typ: typ, step: stAccepting, until: now.Add(e.opts.AcceptTime), reason: reason}
+	if reason == 0 && e.cutDue(AtAccepting) {
+		e.cutLocked(now, AtAccepting)
+	}
 	return nil
 }
 
@@ -641,7 +687,7 @@ func (e *Emulator) cassetteEvent(set func()) {
 		switch b.step {
 		case stStacking:
 			b.until = now
-		case stEscrow, stHolding, stReturning:
+		case stEscrow, stHolding, stStackAcked, stReturning:
 			b.step, b.until = stReturning, now
 		}
 		e.advance(now)
@@ -656,12 +702,13 @@ func (e *Emulator) RemoveCassette() { e.cassetteEvent(func() { e.cassetteOut = t
 // FillCassette makes the drop cassette full.
 func (e *Emulator) FillCassette() { e.cassetteEvent(func() { e.cassetteFull = true }) }
 
-// InsertCassette puts an empty cassette in. Stacked keeps counting every bill
-// the unit ever stacked.
+// InsertCassette puts an empty cassette in: Cassette starts from zero, while
+// Stacked keeps counting every bill the unit ever stacked.
 func (e *Emulator) InsertCassette() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.cassetteOut, e.cassetteFull = false, false
+	e.cassette = map[kiosk.Money]int{}
 	e.save()
 }
 
@@ -704,7 +751,7 @@ func (e *Emulator) BillInFlight() kiosk.BillPosition {
 		switch b.step {
 		case stStacking:
 			return kiosk.BillInStacker
-		case stAccepting, stEscrow, stHolding, stReturning:
+		case stAccepting, stEscrow, stHolding, stStackAcked, stReturning:
 			return kiosk.BillInValidator
 		}
 	}
@@ -786,9 +833,9 @@ func (e *Emulator) Status() string {
 
 // peekLocked is what the next POLL would answer, without consuming events.
 func (e *Emulator) peekLocked() []byte {
-	events, unACKed := slices.Clone(e.events), e.unACKed
+	events, unACKed, cutAfter := slices.Clone(e.events), e.unACKed, e.cutAfter
 	ans := e.pollAnswer()
-	e.events, e.unACKed = events, unACKed
+	e.events, e.unACKed, e.cutAfter = events, unACKed, cutAfter
 	return ans
 }
 
@@ -797,10 +844,13 @@ func (e *Emulator) save() {
 	if e.opts.StateFile == "" {
 		return
 	}
-	st := persisted{Stacked: map[string]int{}, Recover: e.recover, CassetteOut: e.cassetteOut,
-		CassetteFull: e.cassetteFull, Jammed: e.jammed, BillType: -1}
+	st := persisted{Stacked: map[string]int{}, Cassette: map[string]int{}, Recover: e.recover,
+		CassetteOut: e.cassetteOut, CassetteFull: e.cassetteFull, Jammed: e.jammed, BillType: -1}
 	for v, n := range e.stacked {
 		st.Stacked[fmt.Sprint(int64(v))] = n
+	}
+	for v, n := range e.cassette {
+		st.Cassette[fmt.Sprint(int64(v))] = n
 	}
 	if b := e.bill; b != nil && b.step != stRejecting {
 		st.BillType, st.BillStep = b.typ, stepNames[b.step]
@@ -819,6 +869,17 @@ func (e *Emulator) load() error {
 		var m int64
 		if _, err := fmt.Sscan(v, &m); err == nil {
 			e.stacked[kiosk.Money(m)] = n
+		}
+	}
+	if st.Cassette == nil {
+		// A state file from before the cassette was counted apart: it held
+		// every bill stacked.
+		st.Cassette = st.Stacked
+	}
+	for v, n := range st.Cassette {
+		var m int64
+		if _, err := fmt.Sscan(v, &m); err == nil {
+			e.cassette[kiosk.Money(m)] = n
 		}
 	}
 	e.recover, e.cassetteOut, e.cassetteFull, e.jammed = st.Recover, st.CassetteOut, st.CassetteFull, st.Jammed

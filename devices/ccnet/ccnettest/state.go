@@ -12,7 +12,8 @@ import (
 // (the mechanics do not move without power), the credit it still has to
 // report, the cassette's content and condition.
 type persisted struct {
-	Stacked      map[string]int `json:"stacked"` // value in tiyn → count
+	Stacked      map[string]int `json:"stacked"`            // value in tiyn → count, every bill ever stacked
+	Cassette     map[string]int `json:"cassette,omitempty"` // value in tiyn → count, in the cassette now
 	BillType     int            `json:"bill_type"`
 	BillStep     string         `json:"bill_step,omitempty"`
 	Recover      int            `json:"recover"`

@@ -1,0 +1,904 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	_ "modernc.org/sqlite"
+
+	"tolem/devices/ccnet/ccnettest"
+	"tolem/kiosk"
+	"tolem/sync/bankapi/banksim"
+)
+
+// The power-cut torture test: the real kioskd, started again and again on
+// one data dir, with customers paying in through the sim panel, a CCNET
+// emulator on a pty and the bank sandbox (both in this process, so they
+// outlive every kioskd), killed at random instants: SIGKILL (a power cut,
+// half the time with the acceptor losing power at the same instant, at a
+// chosen point of a bill's way) or SIGTERM (a restart, which must end
+// cleanly within the stop timeout). After each restart, once the kiosk is
+// idle, the ledger must account for every bill in the acceptor's cassette;
+// at the end, after the collection, every bill in the cassette must be in
+// exactly one top-up credited once by the bank.
+//
+// TORTURE_SEED=n replays a run's choices (the timings are the machine's, so a
+// replay takes the same decisions, not the same microseconds); TORTURE_CUTS=n
+// sets the number of kills (default tortureShortCuts, the form make test
+// runs; make torture runs 1 000).
+
+const (
+	tortureShortCuts = 30
+	tortureTerminal  = "KZ-TORT-0001"
+	tortureSecret    = "torture-secret"
+	// stopTimeout is systemd's TimeoutStopSec in configs/systemd/tolem.service.
+	stopTimeout = 30 * time.Second
+	// idleWait bounds how long a restarted kiosk may take to recover and
+	// show the attract screen.
+	idleWait = 45 * time.Second
+)
+
+// tortureFaults: the bank has a bad day, but one where customers still get
+// through in seconds.
+var tortureFaults = banksim.Faults{
+	FailRate:    0.1,
+	DropRate:    0.05,
+	PendingRate: 0.2,
+	CreditDelay: 300 * time.Millisecond,
+}
+
+var tortureBills = []int64{200, 500, 1000, 2000, 5000, 10000, 20000}
+
+type killKind string
+
+const (
+	killPower   killKind = "SIGKILL+acceptor power cut"
+	killMissed  killKind = "SIGKILL (acceptor cut armed, not reached)"
+	killPlain   killKind = "SIGKILL"
+	killRestart killKind = "SIGTERM"
+)
+
+type tortureRig struct {
+	t       *testing.T
+	seed    uint64
+	rng     *rand.Rand
+	dir     string
+	cfgPath string
+	logPath string
+	bin     string
+	emu     *ccnettest.Emulator
+	emuLog  *slog.Logger // acceptor.log: the unit's power cuts and the bills fed
+	bank    *banksim.Server
+	bankDB  string
+
+	lives   int
+	offered atomic.Int64  // bills the customers fed
+	atSlot  atomic.Int64  // customers who reached insert_cash
+	maxStop time.Duration // the slowest clean stop
+
+	// mu guards what the customers' goroutine reads and reports.
+	mu       sync.Mutex
+	cuts     map[string]int // by kind and instant
+	lastCut  string         // the last kill, for the reports after it
+	lastDiff map[string]int // the last ledger-against-cassette discrepancies, by kind and value
+	problems []string
+}
+
+func tortureEnvInt(t *testing.T, name string, def uint64) uint64 {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.ParseUint(v, 10, 64)
+	if err != nil {
+		t.Fatalf("%s=%q is not a whole number", name, v)
+	}
+	return n
+}
+
+func TestTorturePowerCuts(t *testing.T) {
+	bin := kioskdBinary(t)
+	seed := tortureEnvInt(t, "TORTURE_SEED", uint64(time.Now().UnixNano())%1_000_000_000)
+	cuts := int(tortureEnvInt(t, "TORTURE_CUTS", tortureShortCuts))
+	t.Logf("torture seed %d, %d cuts (replay: TORTURE_SEED=%d TORTURE_CUTS=%d)", seed, cuts, seed, cuts)
+	fmt.Fprintf(os.Stderr, "torture: seed %d, %d cuts\n", seed, cuts)
+
+	r := newTortureRig(t, bin, seed)
+	began := time.Now()
+	var life *tortureLife
+	for i := 1; i <= cuts; i++ {
+		life = r.start()
+		r.torment(i, life)
+		if i%50 == 0 {
+			fmt.Fprintf(os.Stderr, "torture: %d/%d cuts, %s\n", i, cuts, time.Since(began).Round(time.Second))
+		}
+	}
+	r.finish(began)
+}
+
+func newTortureRig(t *testing.T, bin string, seed uint64) *tortureRig {
+	dir, err := os.MkdirTemp("", "tt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the run's data (ledger, kioskd.log, bank.db) kept in %s", dir)
+			return
+		}
+		os.RemoveAll(dir)
+	})
+	r := &tortureRig{t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, 0x70a7)), dir: dir, bin: bin,
+		cuts: map[string]int{}, logPath: filepath.Join(dir, "kioskd.log"), bankDB: filepath.Join(dir, "bank.db")}
+
+	// Half the runs with a unit that repeats an unacknowledged STACKED, half
+	// with one that says it once (ccnet.md A.4-6).
+	repeat := r.rng.IntN(2) == 0
+	alog, err := os.Create(filepath.Join(dir, "acceptor.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { alog.Close() })
+	r.emuLog = slog.New(slog.NewTextHandler(alog, nil))
+	emu, err := ccnettest.Start(ccnettest.EmuOptions{
+		Log:           r.emuLog,
+		LinkPath:      filepath.Join(dir, "acceptor.tty"),
+		RepeatUnACKed: repeat,
+		AcceptTime:    60 * time.Millisecond,
+		StackStart:    40 * time.Millisecond,
+		StackTime:     300 * time.Millisecond,
+		ReturnTime:    100 * time.Millisecond,
+		RejectTime:    100 * time.Millisecond,
+		InitTime:      100 * time.Millisecond,
+		PowerOffTime:  150 * time.Millisecond,
+	})
+	if err != nil {
+		t.Skipf("cannot start the acceptor emulator (no pseudo-terminals?): %v", err)
+	}
+	t.Cleanup(func() { emu.Close() })
+	r.emu = emu
+
+	bank, err := banksim.New(banksim.Options{
+		DBPath:    r.bankDB,
+		Terminals: map[string][]byte{tortureTerminal: []byte(tortureSecret)},
+		Wallets:   simWallets,
+		Faults:    tortureFaults,
+		Seed:      seed + 1,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go bank.Start(ln)
+	t.Cleanup(func() { bank.Close() })
+	r.bank = bank
+
+	r.cfgPath = filepath.Join(dir, "kiosk.yaml")
+	cfg := fmt.Sprintf(`terminal_id: %s
+data_dir: %s
+bank: {url: "http://%s", secret: %s, timeout: 2s, lookup_timeout: 1s}
+acceptor: {protocol: ccnet, port: %s}
+panel: {kind: sim, socket: %s}
+control: {socket: %s}
+flow: {insert_timeout: 30s, done_timeout: 1s}
+sync: {heartbeat_interval: 5s, min_backoff: 50ms, max_backoff: 1s, poll_after: 400ms, batch_size: 10}
+log: {level: info}
+`, tortureTerminal, dir, ln.Addr(), tortureSecret, emu.LinkPath(),
+		filepath.Join(dir, "panel.sock"), filepath.Join(dir, "control.sock"))
+	if err := os.WriteFile(r.cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("acceptor repeats unacknowledged events: %v; bank faults %+v", repeat, tortureFaults)
+	return r
+}
+
+// tortureLife is one run of kioskd.
+type tortureLife struct {
+	n       int
+	cmd     *exec.Cmd
+	started time.Time
+	exited  chan struct{}
+	err     error // Wait's, once exited is closed
+	ctx     context.Context
+	cancel  context.CancelFunc
+	done    chan struct{} // the customers' goroutine ended
+	idle    chan struct{} // closed when the kiosk first shows the attract screen
+}
+
+func (r *tortureRig) start() *tortureLife {
+	r.t.Helper()
+	r.lives++
+	logf, err := os.OpenFile(r.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	fmt.Fprintf(logf, "\n==== torture life %d (after %s)\n", r.lives, r.last())
+	l := &tortureLife{n: r.lives, exited: make(chan struct{}), done: make(chan struct{}), idle: make(chan struct{})}
+	l.cmd = exec.Command(r.bin, "--config", r.cfgPath)
+	l.cmd.Stdout, l.cmd.Stderr = logf, logf
+	if err := l.cmd.Start(); err != nil {
+		logf.Close()
+		r.t.Fatal(err)
+	}
+	l.started = time.Now()
+	go func() {
+		l.err = l.cmd.Wait()
+		logf.Close()
+		close(l.exited)
+	}()
+	r.t.Cleanup(func() {
+		select {
+		case <-l.exited:
+		default:
+			l.cmd.Process.Kill()
+			<-l.exited
+		}
+	})
+	l.ctx, l.cancel = context.WithCancel(context.Background())
+	return l
+}
+
+// torment runs customers on life and kills it the way the seed says.
+func (r *tortureRig) torment(i int, l *tortureLife) {
+	r.t.Helper()
+	go r.customers(l, true)
+	defer func() {
+		l.cancel()
+		<-l.done
+	}()
+
+	// Every roll is drawn whatever the branch, so that a seed replays the
+	// same choices.
+	roll := r.rng.Float64()
+	duringStart := r.rng.Float64() < 0.3
+	delay := time.Duration(r.rng.Int64N(int64(3 * time.Second)))
+	at := ccnettest.Instants()[r.rng.IntN(len(ccnettest.Instants()))]
+	if roll < 0.4 || !duringStart {
+		// Customers come once the kiosk is up; a kiosk that never gets
+		// there after a cut is a defect of its own.
+		select {
+		case <-l.idle:
+		case <-l.exited:
+			r.unexpectedExit(i, l)
+			return
+		case <-time.After(idleWait):
+			r.problem("after %s (seed %d): kioskd life %d did not come back to idle within %s (see kioskd.log)",
+				r.last(), r.seed, l.n, idleWait)
+			l.cmd.Process.Kill()
+			<-l.exited
+			r.note(i, killPlain, "", "stuck before idle")
+			return
+		}
+	} else {
+		delay /= 2 // start-up and recovery take about a second or two
+	}
+	switch {
+	case roll < 0.4:
+		fired := make(chan ccnettest.Cut, 1)
+		pid := l.cmd.Process.Pid
+		r.emu.PowerCutAt(at, func(c ccnettest.Cut) {
+			syscall.Kill(pid, syscall.SIGKILL) // the same instant: both lose power
+			fired <- c
+		})
+		select {
+		case c := <-fired:
+			r.note(i, killPower, at.String(), c.String())
+		case <-time.After(12 * time.Second):
+			if !r.emu.Disarm() {
+				c := <-fired
+				r.note(i, killPower, at.String(), c.String())
+				break
+			}
+			l.cmd.Process.Kill()
+			r.note(i, killMissed, at.String(), "no bill reached it in 12 s")
+		case <-l.exited:
+			if !r.emu.Disarm() {
+				// The cut came, and kioskd died of it before we looked.
+				c := <-fired
+				r.note(i, killPower, at.String(), c.String())
+				break
+			}
+			r.unexpectedExit(i, l)
+			return
+		}
+		<-l.exited
+	case roll < 0.75:
+		select {
+		case <-time.After(delay):
+		case <-l.exited:
+			r.unexpectedExit(i, l)
+			return
+		}
+		where := r.emu.Status()
+		l.cmd.Process.Kill()
+		<-l.exited
+		r.note(i, killPlain, "", fmt.Sprintf("%s after %s; acceptor %s", delay.Round(time.Millisecond), since(duringStart), where))
+	default:
+		select {
+		case <-time.After(delay):
+		case <-l.exited:
+			r.unexpectedExit(i, l)
+			return
+		}
+		where := r.emu.Status()
+		sent := time.Now()
+		l.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-l.exited:
+		case <-time.After(stopTimeout):
+			l.cmd.Process.Kill()
+			<-l.exited
+			r.problem("cut %d (seed %d): kioskd did not stop within %s of SIGTERM (acceptor %s); it was killed",
+				i, r.seed, stopTimeout, where)
+		}
+		took := time.Since(sent)
+		r.maxStop = max(r.maxStop, took)
+		if l.err != nil && took < stopTimeout {
+			r.problem("cut %d (seed %d): kioskd exited with %v after SIGTERM (acceptor %s)", i, r.seed, l.err, where)
+		}
+		r.note(i, killRestart, "", fmt.Sprintf("%s after %s, stopped in %s; acceptor %s",
+			delay.Round(time.Millisecond), since(duringStart), took.Round(time.Millisecond), where))
+	}
+}
+
+func since(duringStart bool) string {
+	if duringStart {
+		return "start"
+	}
+	return "idle"
+}
+
+func (r *tortureRig) note(i int, kind killKind, instant, detail string) {
+	key := string(kind)
+	if instant != "" {
+		key += " at " + instant
+	}
+	r.mu.Lock()
+	r.cuts[key]++
+	r.lastCut = fmt.Sprintf("cut %d: %s: %s", i, key, detail)
+	r.mu.Unlock()
+	r.t.Log(r.last())
+	r.emuLog.Info("kioskd " + r.last())
+}
+
+// last describes the last kill.
+func (r *tortureRig) last() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.lastCut == "" {
+		return "the first start"
+	}
+	return r.lastCut
+}
+
+func (r *tortureRig) problem(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	r.mu.Lock()
+	r.problems = append(r.problems, msg)
+	r.mu.Unlock()
+	r.t.Error(msg)
+}
+
+func (r *tortureRig) unexpectedExit(i int, l *tortureLife) {
+	r.problem("cut %d (seed %d): kioskd life %d exited by itself: %v (see kioskd.log)", i, r.seed, l.n, l.err)
+	r.mu.Lock()
+	r.lastCut = fmt.Sprintf("cut %d: kioskd exited by itself", i)
+	r.mu.Unlock()
+}
+
+// customers waits for the kiosk to be idle, checks the ledger against the
+// cassette, then serves customers until the life ends.
+func (r *tortureRig) customers(l *tortureLife, serve bool) {
+	defer close(l.done)
+	p, err := dialTorturePanel(l, filepath.Join(r.dir, "panel.sock"))
+	if err != nil {
+		return
+	}
+	defer p.conn.Close()
+	if _, err := p.waitState(idleWait, "idle"); err != nil {
+		return // reported by whoever waits for l.idle
+	}
+	r.checkLedger(l)
+	close(l.idle)
+	if !serve {
+		return
+	}
+	rng := rand.New(rand.NewPCG(r.seed, uint64(l.n)))
+	for l.ctx.Err() == nil {
+		err := r.customer(l, p, rng)
+		switch {
+		case errors.Is(err, errPanelTimeout):
+			// The kiosk is busy or out of service: the next customer tries.
+			p.key("CANCEL")
+		case err != nil:
+			return // the kiosk went away
+		}
+	}
+}
+
+// customer is one person paying in; an error means the kiosk went away.
+func (r *tortureRig) customer(l *tortureLife, p *torturePanel, rng *rand.Rand) error {
+	phones := slices.Sorted(func(yield func(kiosk.Phone) bool) {
+		for ph := range simWallets {
+			if !yield(ph) {
+				return
+			}
+		}
+	})
+	phone := string(phones[rng.IntN(len(phones))])
+	digits := strings.TrimPrefix(phone, "+7")
+	s := p.last
+	if s.State != "idle" {
+		var err error
+		if s, err = p.waitState(idleWait, "idle", "insert_cash", "done"); err != nil {
+			return err
+		}
+	}
+	if s.State == "idle" {
+		p.key("OK")
+		if _, err := p.waitState(5*time.Second, "enter_phone"); err != nil {
+			return err
+		}
+		for _, d := range digits {
+			p.key(string(d))
+		}
+		p.key("OK")
+		var err error
+		if s, err = p.waitState(10*time.Second, "confirm", "confirm_offline", "idle", "out_of_service"); err != nil {
+			return err
+		}
+		switch s.State {
+		case "idle", "out_of_service":
+			return nil
+		case "confirm_offline":
+			for _, d := range digits {
+				p.key(string(d))
+			}
+			p.key("OK")
+		default:
+			p.key("OK")
+		}
+		if s, err = p.waitState(10*time.Second, "insert_cash", "enter_phone", "idle"); err != nil {
+			return err
+		}
+		if s.State != "insert_cash" {
+			return nil
+		}
+	}
+	if s.State == "insert_cash" {
+		r.atSlot.Add(1)
+		for range 1 + rng.IntN(3) {
+			v := kiosk.Tenge(tortureBills[rng.IntN(len(tortureBills))])
+			if !r.feed(l, v) {
+				break
+			}
+		}
+		p.key("OK")
+		if _, err := p.waitState(20*time.Second, "done", "idle"); err != nil {
+			return err
+		}
+	}
+	p.key("OK")
+	_, err := p.waitState(10*time.Second, "idle")
+	return err
+}
+
+// feed offers a bill at the slot until the acceptor draws it in, then waits
+// until it is in the cassette or back in the customer's hand.
+func (r *tortureRig) feed(l *tortureLife, v kiosk.Money) bool {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := r.emu.InsertBill(v)
+		if err == nil {
+			r.offered.Add(1)
+			r.emuLog.Info("customer fed a bill", "value", v.String(), "life", l.n)
+			break
+		}
+		if l.ctx.Err() != nil || time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for deadline := time.Now().Add(15 * time.Second); r.emu.BillInFlight() != kiosk.BillNowhere; {
+		if l.ctx.Err() != nil || time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // the screen catches up
+	return true
+}
+
+func isExited(l *tortureLife) bool { return isClosed(l.exited) }
+
+func isClosed(ch chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// checkLedger compares, at a quiet moment, the ledger's bills with the
+// cassette's: every bill in the cassette is stacked, suspense or uncertain in
+// the ledger, and no bill is stacked there that the cassette does not hold.
+// A discrepancy is reported once, with the cut that made it.
+func (r *tortureRig) checkLedger(l *tortureLife) {
+	if r.emu.BillInFlight() != kiosk.BillNowhere {
+		return
+	}
+	cassette := r.emu.Cassette()
+	led, err := readLedgerBills(filepath.Join(r.dir, "ledger.db"))
+	if err != nil {
+		r.t.Logf("life %d: ledger not readable now: %v", l.n, err)
+		return
+	}
+	// A discrepancy stays in the ledger once made: only a new one (a
+	// changed count of bills lost or counted twice) is reported.
+	diff := map[string]int{}
+	var news []string
+	r.mu.Lock()
+	prev := r.lastDiff
+	r.mu.Unlock()
+	for _, v := range unionValues(cassette, led.in, led.uncertain) {
+		in, unc, got := led.in[v], led.uncertain[v], cassette[v]
+		switch {
+		case got < in:
+			k := "phantom " + v.String()
+			if diff[k] = in - got; diff[k] != prev[k] {
+				news = append(news, fmt.Sprintf("%s: the ledger holds %d stacked or in suspense, the cassette %d: %d counted that are not there",
+					v, in, got, in-got))
+			}
+		case got > in+unc:
+			k := "lost " + v.String()
+			if diff[k] = got - in - unc; diff[k] != prev[k] {
+				news = append(news, fmt.Sprintf("%s: the cassette holds %d, the ledger %d stacked or in suspense and %d uncertain: %d lost",
+					v, got, in, unc, got-in-unc))
+			}
+		}
+	}
+	if led.escrowed > 0 {
+		if diff["escrowed"] = led.escrowed; diff["escrowed"] != prev["escrowed"] {
+			news = append(news, fmt.Sprintf("%d bill(s) still escrowed in the ledger with the kiosk idle", led.escrowed))
+		}
+	}
+	r.mu.Lock()
+	r.lastDiff = diff
+	r.mu.Unlock()
+	if len(news) > 0 {
+		r.problem("after %s (seed %d), kioskd life %d idle: %s", r.last(), r.seed, l.n, strings.Join(news, "; "))
+	}
+}
+
+type ledgerBills struct {
+	in, uncertain map[kiosk.Money]int // stacked or suspense; uncertain
+	escrowed      int
+}
+
+func readLedgerBills(path string) (ledgerBills, error) {
+	lb := ledgerBills{in: map[kiosk.Money]int{}, uncertain: map[kiosk.Money]int{}}
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		return lb, err
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT value, state, COUNT(*) FROM bills GROUP BY value, state`)
+	if err != nil {
+		return lb, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var v int64
+		var state string
+		var n int
+		if err := rows.Scan(&v, &state, &n); err != nil {
+			return lb, err
+		}
+		switch state {
+		case "stacked", "suspense":
+			lb.in[kiosk.Money(v)] += n
+		case "uncertain":
+			lb.uncertain[kiosk.Money(v)] += n
+		case "escrowed":
+			lb.escrowed += n
+		}
+	}
+	return lb, rows.Err()
+}
+
+func unionValues(ms ...map[kiosk.Money]int) []kiosk.Money {
+	var out []kiosk.Money
+	for _, m := range ms {
+		for v := range m {
+			if !slices.Contains(out, v) {
+				out = append(out, v)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ledgerQueue counts what the outbox still has to deliver.
+func ledgerQueue(path string) (topups, collections, review int, err error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer db.Close()
+	err = db.QueryRow(`SELECT
+		(SELECT COUNT(*) FROM topups WHERE sync_state IN ('unsent', 'pending')),
+		(SELECT COUNT(*) FROM cassette_periods WHERE sync_state = 'unsent'),
+		(SELECT COUNT(*) FROM topups WHERE sync_state = 'review')`).Scan(&topups, &collections, &review)
+	return topups, collections, review, err
+}
+
+func (r *tortureRig) waitDrained(what string) {
+	r.t.Helper()
+	deadline := time.Now().Add(outboxWait)
+	for {
+		tu, col, _, err := ledgerQueue(filepath.Join(r.dir, "ledger.db"))
+		if err == nil && tu == 0 && col == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.problem("%s: the outbox did not drain within %s: %d top-ups and %d collections undelivered (%v)",
+				what, outboxWait, tu, col, err)
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// collect runs the collection with the cassette's physical count, through
+// kioskctl as a technician would. It reports false when this kioskctl
+// cannot take a count yet.
+func (r *tortureRig) collect(count map[kiosk.Money]int) bool {
+	r.t.Helper()
+	ctl := kioskctlBinary(r.t)
+	sock := filepath.Join(r.dir, "control.sock")
+	help, _ := exec.Command(ctl, "--socket", sock, "help", "collect").CombinedOutput()
+	if !strings.Contains(string(help), "--count") {
+		r.t.Logf("collect --count is not supported by this build (help collect: %q): the collection with the physical count is skipped", strings.TrimSpace(string(help)))
+		return false
+	}
+	var pairs []string
+	for _, v := range unionValues(count) {
+		pairs = append(pairs, fmt.Sprintf("%d:%d", v/100, count[v]))
+	}
+	args := []string{"--socket", sock, "collect", "--seal", fmt.Sprintf("T-%d", r.seed), "--yes"}
+	if len(pairs) > 0 {
+		args = append(args, "--count", strings.Join(pairs, ","))
+	}
+	out, err := exec.Command(ctl, args...).CombinedOutput()
+	if err != nil {
+		r.problem("kioskctl %s: %v\n%s", strings.Join(args[2:], " "), err, out)
+		return false
+	}
+	r.t.Logf("collection: %s", strings.TrimSpace(string(out)))
+	return true
+}
+
+// finish lets the queue drain, collects the cassette with its physical count
+// and checks that the bank credited every bill in it exactly once.
+func (r *tortureRig) finish(began time.Time) {
+	r.t.Helper()
+	l := r.start()
+	go r.customers(l, false) // only the recovery check
+	<-l.done
+	if !isClosed(l.idle) {
+		r.t.Fatalf("the kiosk never came back after the last cut (seed %d); see kioskd.log", r.seed)
+	}
+	r.waitDrained("after the last cut")
+	cassette := r.emu.Cassette()
+	collected := r.collect(cassette)
+	if collected {
+		r.waitDrained("after the collection")
+	}
+	l.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-l.exited:
+	case <-time.After(stopTimeout):
+		r.problem("kioskd did not stop within %s of SIGTERM at the end", stopTimeout)
+		l.cmd.Process.Kill()
+		<-l.exited
+	}
+
+	bank, err := readBankTopUps(r.bankDB)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	led, err := readLedgerBills(filepath.Join(r.dir, "ledger.db"))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	_, _, review, _ := ledgerQueue(filepath.Join(r.dir, "ledger.db"))
+	var problems []string
+	for _, v := range unionValues(cassette, bank.bills) {
+		if cassette[v] != bank.bills[v] {
+			problems = append(problems, fmt.Sprintf("%s: %d in the cassette, %d in top-ups the bank credited (ledger: %d stacked or in suspense, %d uncertain)",
+				v, cassette[v], bank.bills[v], led.in[v], led.uncertain[v]))
+		}
+	}
+	problems = append(problems, bank.dups...)
+	if bank.notCredited > 0 {
+		problems = append(problems, fmt.Sprintf("%d top-up(s) at the bank not credited", bank.notCredited))
+	}
+	if review > 0 {
+		problems = append(problems, fmt.Sprintf("%d top-up(s) on the ledger's review list", review))
+	}
+	if len(problems) > 0 {
+		why := ""
+		if !collected {
+			why = " (the collection with the physical count did not run, so uncertain bills were not settled)"
+		}
+		r.problem("seed %d, at the end%s:\n  %s", r.seed, why, strings.Join(problems, "\n  "))
+	}
+
+	// The figures.
+	var b strings.Builder
+	fmt.Fprintf(&b, "torture seed %d: %d cuts in %s, %d kioskd runs\n", r.seed, r.lives-1, time.Since(began).Round(time.Second), r.lives)
+	for _, k := range slices.Sorted(func(yield func(string) bool) {
+		for k := range r.cuts {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		fmt.Fprintf(&b, "  %-58s %5d\n", k, r.cuts[k])
+	}
+	inCassette, amount := 0, kiosk.Money(0)
+	for v, n := range cassette {
+		inCassette += n
+		amount += v * kiosk.Money(n)
+	}
+	fmt.Fprintf(&b, "  customers at the cash slot %d, bills fed %d, in the cassette %d (%s)\n",
+		r.atSlot.Load(), r.offered.Load(), inCassette, amount)
+	fmt.Fprintf(&b, "  top-ups at the bank %d (credited %s), duplicates %d, problems %d, slowest clean stop %s",
+		bank.count, bank.amount, len(bank.dups), len(r.problems), r.maxStop.Round(time.Millisecond))
+	r.t.Log(b.String())
+	fmt.Fprintln(os.Stderr, b.String())
+}
+
+type bankTopUps struct {
+	count       int
+	amount      kiosk.Money
+	bills       map[kiosk.Money]int // in credited top-ups
+	notCredited int
+	dups        []string
+}
+
+// readBankTopUps reads what the bank sandbox holds: each top-up's bills as
+// the kiosk sent them, its status and how often it was credited.
+func readBankTopUps(path string) (bankTopUps, error) {
+	bt := bankTopUps{bills: map[kiosk.Money]int{}}
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		return bt, err
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT t.id, t.receipt_no, t.status, t.amount, t.body,
+		(SELECT COUNT(*) FROM credits c WHERE c.id = t.id) FROM topups t ORDER BY t.receipt_no`)
+	if err != nil {
+		return bt, fmt.Errorf("read the bank's top-ups: %w", err)
+	}
+	defer rows.Close()
+	receipts := map[int64]string{}
+	for rows.Next() {
+		var id, status string
+		var receipt, amount int64
+		var body []byte
+		var credits int
+		if err := rows.Scan(&id, &receipt, &status, &amount, &body, &credits); err != nil {
+			return bt, err
+		}
+		bt.count++
+		if other, ok := receipts[receipt]; ok {
+			bt.dups = append(bt.dups, fmt.Sprintf("receipt %d is on two top-ups at the bank: %s and %s", receipt, other, id))
+		}
+		receipts[receipt] = id
+		if credits > 1 {
+			bt.dups = append(bt.dups, fmt.Sprintf("top-up %s (receipt %d) credited %d times", id, receipt, credits))
+		}
+		if status != "credited" || credits == 0 {
+			bt.notCredited++
+			continue
+		}
+		var tb struct {
+			Bills []kiosk.BillCount `json:"bills"`
+		}
+		if err := json.Unmarshal(body, &tb); err != nil {
+			return bt, fmt.Errorf("top-up %s: body %q: %w", id, body, err)
+		}
+		bt.amount += kiosk.Money(amount)
+		for _, b := range tb.Bills {
+			bt.bills[b.Value] += b.Count
+		}
+	}
+	return bt, rows.Err()
+}
+
+// torturePanel is a customer's view of the sim panel socket; unlike the sim
+// tests' client it returns errors, since the kiosk dies under it by design.
+type torturePanel struct {
+	conn net.Conn
+	rd   *bufio.Reader
+	last screenMsg
+}
+
+func dialTorturePanel(l *tortureLife, sock string) (*torturePanel, error) {
+	deadline := time.Now().Add(idleWait)
+	for {
+		c, err := net.Dial("unix", sock)
+		if err == nil {
+			p := &torturePanel{conn: c, rd: bufio.NewReader(c)}
+			go func() {
+				// The customer walks away when the life ends.
+				select {
+				case <-l.ctx.Done():
+				case <-l.exited:
+				}
+				c.Close()
+			}()
+			return p, nil
+		}
+		if l.ctx.Err() != nil || isExited(l) || time.Now().After(deadline) {
+			return nil, err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (p *torturePanel) key(k string) {
+	fmt.Fprintf(p.conn, "KEY %s\n", k)
+}
+
+var errPanelTimeout = errors.New("timed out")
+
+// waitState reads screens until one is in one of states.
+func (p *torturePanel) waitState(limit time.Duration, states ...string) (screenMsg, error) {
+	p.conn.SetReadDeadline(time.Now().Add(limit))
+	for {
+		line, err := p.rd.ReadString('\n')
+		if err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				return p.last, fmt.Errorf("waiting for %v: %w", states, errPanelTimeout)
+			}
+			return p.last, err
+		}
+		rest, ok := strings.CutPrefix(line, "SCREEN ")
+		if !ok {
+			continue
+		}
+		var s screenMsg
+		if err := json.Unmarshal([]byte(rest), &s); err != nil {
+			return p.last, fmt.Errorf("bad SCREEN line %q: %w", line, err)
+		}
+		p.last = s
+		if slices.Contains(states, s.State) {
+			return s, nil
+		}
+	}
+}
