@@ -52,6 +52,13 @@ func startDoors(ctx context.Context, w *wiring) (io.Closer, error) {
 		}()
 	}
 	if w.panel != nil && w.panel.door != nil {
+		// The door as found at start counts as a change (the console
+		// assumes it shut): a door opened while the power was off raises
+		// the alarm and keeps cash out, as one opened later does. A change
+		// after this reading still arrives on the channel.
+		if w.panel.doorOpen != nil && w.panel.doorOpen() {
+			con.DoorChanged(true)
+		}
 		d.wg.Add(1)
 		go func() {
 			defer d.wg.Done()

@@ -14,10 +14,13 @@ import (
 type frontPanel struct {
 	display kiosk.Display
 	keys    <-chan kiosk.Key
-	light   kiosk.Indicator  // nil: no bezel LED
-	door    <-chan bool      // nil: no door switch
-	tester  panel.SelfTester // nil: no hardware to test
-	closer  io.Closer
+	light   kiosk.Indicator // nil: no bezel LED
+	door    <-chan bool     // nil: no door switch
+	// doorOpen reads the door switch now; door reports only changes, so
+	// without it a door opened while the kiosk was off is never seen.
+	doorOpen func() bool
+	tester   panel.SelfTester // nil: no hardware to test
+	closer   io.Closer
 }
 
 // openGPIOPanel opens the display, keypad, buttons, LED and door switch on
@@ -30,7 +33,12 @@ func openGPIOPanel(cfg *config.Config, log *slog.Logger) (*frontPanel, error) {
 	if err != nil {
 		return nil, fmt.Errorf("front panel: %w", err)
 	}
-	return &frontPanel{display: p, keys: p.Keys(), light: p, door: p.Door(), tester: p, closer: p}, nil
+	return gpioFrontPanel(p), nil
+}
+
+// gpioFrontPanel is the kiosk's face on a panel driver.
+func gpioFrontPanel(p *panel.Panel) *frontPanel {
+	return &frontPanel{display: p, keys: p.Keys(), light: p, door: p.Door(), doorOpen: p.DoorOpen, tester: p, closer: p}
 }
 
 // gpioConfig copies the config file's panel wiring into the driver's own

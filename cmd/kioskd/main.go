@@ -9,7 +9,8 @@
 //
 // Exit codes: 0 clean stop; 1 runtime failure (systemd restarts it);
 // 2 bad flags or a bad config (systemd must not restart it in a loop:
-// RestartPreventExitStatus=2).
+// RestartPreventExitStatus=2); 3 another kioskd already runs on the same
+// data dir (the message names its pid; nothing was touched).
 package main
 
 import (
@@ -31,9 +32,10 @@ var version = "dev"
 
 // Exit codes, the contract with the supervisor.
 const (
-	exitOK        = 0
-	exitFailure   = 1
-	exitBadConfig = 2
+	exitOK             = 0
+	exitFailure        = 1
+	exitBadConfig      = 2
+	exitAlreadyRunning = 3
 )
 
 func main() {
@@ -86,6 +88,7 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 		LedgerMaxBytes: *ledgerMax,
 		SimAcceptor:    *simAcc,
 	}
+	var simDir string
 	switch {
 	case *sim && *configPath != "":
 		fmt.Fprintln(stderr, "kioskd: --sim and --config exclude each other")
@@ -96,10 +99,7 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "kioskd: %v\n", err)
 			return exitFailure
 		}
-		opts.Config, opts.Sim = cfg, true
-		fmt.Fprintf(stderr, "kioskd %s: simulated kiosk, data in %s\n", version, dir)
-		// The terminal panel covered the line above: say it again at the end.
-		defer fmt.Fprintf(stderr, "kioskd: the simulated kiosk's data stays in %s (its log: kioskd.log there); kioskd --sim --data-dir %s starts it again\n", dir, dir)
+		opts.Config, opts.Sim, simDir = cfg, true, dir
 	case *configPath != "":
 		cfg, err := config.Load(*configPath)
 		if err != nil {
@@ -115,6 +115,24 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 
 	if metricsAt != nil {
 		opts.Config.Metrics.Listen = *metricsAt
+	}
+	// Before anything opens, creates or removes a file in the data dir.
+	lock, err := lockDataDir(opts.Config.DataDir)
+	var held *lockHeldError
+	switch {
+	case errors.As(err, &held):
+		fmt.Fprintf(stderr, "kioskd: %v\n", err)
+		return exitAlreadyRunning
+	case err != nil && !errors.Is(err, errLockUnsupported):
+		// The ledger in the same dir fails too and keeps the kiosk out of
+		// service, where the technician sees why; a restart loop would not.
+		fmt.Fprintf(stderr, "kioskd: data dir %s cannot be locked against a second kioskd: %v\n", opts.Config.DataDir, err)
+	}
+	defer lock.Release()
+	if opts.Sim {
+		fmt.Fprintf(stderr, "kioskd %s: simulated kiosk, data in %s\n", version, simDir)
+		// The terminal panel covers the line above: say it again at the end.
+		defer fmt.Fprintf(stderr, "kioskd: the simulated kiosk's data stays in %s (its log: kioskd.log there); kioskd --sim --data-dir %s starts it again\n", simDir, simDir)
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
