@@ -29,6 +29,7 @@ import (
 	"os"
 	"os/signal"
 	"os/user"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -122,6 +123,10 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	case "version":
 		fmt.Fprintf(stdout, "kioskctl %s\n", version)
 		return ctlOK
+	case "verify":
+		if path, ok := verifyDB(rest[1:]); ok {
+			return verifyFile(path, g.json || slices.Contains(rest, "--json"), stdout, stderr)
+		}
 	}
 	if g.json {
 		rest = append(rest, "--json")
@@ -157,6 +162,9 @@ func help(name string, asJSON bool, stdout, stderr io.Writer) int {
 		return ctlOK
 	case "version":
 		fmt.Fprintln(stdout, "usage: kioskctl version\n  prints kioskctl's version")
+		return ctlOK
+	case "verify":
+		fmt.Fprintln(stdout, verifyFileUsage)
 		return ctlOK
 	}
 	if err := console.WriteHelp(stdout, name, asJSON); err != nil {

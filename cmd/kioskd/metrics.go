@@ -239,13 +239,7 @@ func (l *meteredLedger) CompleteTopUp(ctx context.Context, sessionID string, at 
 	if err == nil {
 		// Completing a completed session returns its top-up again: count
 		// each receipt number once.
-		l.mu.Lock()
-		fresh := t.ReceiptNo > l.lastReceipt
-		l.lastReceipt = max(l.lastReceipt, t.ReceiptNo)
-		l.mu.Unlock()
-		if fresh {
-			l.m.TopUpCompleted(metrics.ServiceWallet)
-		}
+		l.countTopUps([]kiosk.TopUp{t})
 	}
 	return t, err
 }
@@ -271,5 +265,35 @@ func countConsoleAudit(m *metrics.Metrics, e kiosk.AuditEntry) {
 		m.ConsoleLogin("refused")
 	case "console_locked":
 		m.ConsoleLockout()
+	}
+}
+
+// Recover and SettleLate may complete top-ups (interrupted sessions,
+// follow-ups for bills found in the cassette): each counts once.
+func (l *meteredLedger) Recover(ctx context.Context, p *kiosk.PowerUpReport, at time.Time) (kiosk.RecoveryReport, error) {
+	start := time.Now()
+	r, err := l.Ledger.Recover(ctx, p, at)
+	l.timed("recover", start, err)
+	l.countTopUps(r.TopUps)
+	return r, err
+}
+
+func (l *meteredLedger) SettleLate(ctx context.Context, p *kiosk.PowerUpReport, at time.Time) (kiosk.RecoveryReport, error) {
+	start := time.Now()
+	r, err := l.Ledger.SettleLate(ctx, p, at)
+	l.timed("settle_late", start, err)
+	l.countTopUps(r.TopUps)
+	return r, err
+}
+
+func (l *meteredLedger) countTopUps(ts []kiosk.TopUp) {
+	for _, t := range ts {
+		l.mu.Lock()
+		fresh := t.ReceiptNo > l.lastReceipt
+		l.lastReceipt = max(l.lastReceipt, t.ReceiptNo)
+		l.mu.Unlock()
+		if fresh {
+			l.m.TopUpCompleted(metrics.ServiceWallet)
+		}
 	}
 }

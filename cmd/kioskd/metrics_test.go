@@ -70,25 +70,38 @@ func TestMeteredLedgerCountsOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A session a power cut left open is completed by recovery: one more.
+	if err := l.OpenSession(ctx, kiosk.Session{ID: "cut", Phone: "+77011234567", OpenedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.RecordEscrow(ctx, kiosk.BillRecord{SessionID: "cut", Seq: 1, Value: kiosk.Tenge(5000), At: now}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.MarkStacked(ctx, kiosk.BillID("cut", 1), now); err != nil {
+		t.Fatal(err)
+	}
+	if r, err := l.Recover(ctx, &kiosk.PowerUpReport{}, now); err != nil || len(r.TopUps) != 1 {
+		t.Fatalf("recover: %+v, %v", r, err)
+	}
 	f := gathered(t, m)
 	byValue := map[string]float64{}
 	for _, s := range f["tolem_bills_stacked_total"].GetMetric() {
 		byValue[s.GetLabel()[0].GetValue()] = s.GetCounter().GetValue()
 	}
-	if byValue["100000"] != 2 || byValue["200000"] != 1 {
-		t.Errorf("bills stacked by value %v, want 2 × 100000 and 1 × 200000", byValue)
+	if byValue["100000"] != 2 || byValue["200000"] != 1 || byValue["500000"] != 1 {
+		t.Errorf("bills stacked by value %v, want 2 × 100000, 1 × 200000, 1 × 500000", byValue)
 	}
 	if n := f["tolem_escrow_to_stack_seconds"].GetMetric()[0].GetHistogram().GetSampleCount(); n != 3 {
 		t.Errorf("escrow to STACK observed %d times, want 3", n)
 	}
-	if n := f["tolem_topups_total"].GetMetric()[0].GetCounter().GetValue(); n != 1 {
-		t.Errorf("top-ups %v, want 1", n)
+	if n := f["tolem_topups_total"].GetMetric()[0].GetCounter().GetValue(); n != 2 {
+		t.Errorf("top-ups %v, want 2 (one paid, one recovered)", n)
 	}
 	ops := map[string]uint64{}
 	for _, s := range f["tolem_ledger_commit_seconds"].GetMetric() {
 		ops[s.GetLabel()[0].GetValue()] = s.GetHistogram().GetSampleCount()
 	}
-	if ops["record_escrow"] != 6 || ops["mark_stacked"] != 6 || ops["complete_topup"] != 2 {
+	if ops["record_escrow"] != 7 || ops["mark_stacked"] != 7 || ops["complete_topup"] != 2 || ops["recover"] != 1 {
 		t.Errorf("commits timed %v", ops)
 	}
 	// Without metrics the flow gets the ledger itself.

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -237,25 +238,62 @@ const maxBreaks = 20
 // broken chain first (in entry order), then rows, in the order of their last
 // entry (rows the chain never saw last).
 func (l *Ledger) VerifyChain(ctx context.Context) (kiosk.ChainReport, error) {
-	r := kiosk.ChainReport{Rows: map[string]int{}}
-	var chainBreaks, rowBreaks []kiosk.ChainBreak
+	var r kiosk.ChainReport
 	err := l.read(ctx, "verify chain", func(tx *sql.Tx) error {
 		var err error
-		if r.Head, chainBreaks, err = walkChain(ctx, tx); err != nil {
-			return err
-		}
-		for _, t := range chainTables {
-			n, bs, err := checkRows(ctx, tx, t)
-			if err != nil {
-				return err
-			}
-			r.Rows[t.name] = n
-			rowBreaks = append(rowBreaks, bs...)
-		}
-		return nil
+		r, err = verifyTx(ctx, tx)
+		return err
 	})
+	return r, err
+}
+
+// VerifyFile is VerifyChain on a ledger file that no kioskd has open (an
+// auditor's copy of the data directory, with its -wal file if there is one).
+// It opens the file read-only and changes nothing.
+func VerifyFile(ctx context.Context, path string) (kiosk.ChainReport, error) {
+	if _, err := os.Stat(path); err != nil {
+		return kiosk.ChainReport{}, fmt.Errorf("ledger: verify %s: %w", path, err)
+	}
+	db, err := sql.Open("sqlite", dsn(path, []string{"mode=ro", "_pragma=" + busyTimeout}))
 	if err != nil {
-		return kiosk.ChainReport{}, err
+		return kiosk.ChainReport{}, fmt.Errorf("ledger: verify %s: %w", path, err)
+	}
+	defer db.Close()
+	tx, err := db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return kiosk.ChainReport{}, fmt.Errorf("ledger: verify %s: %w", path, err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name = 'chain'`).Scan(&n); err != nil {
+		return kiosk.ChainReport{}, fmt.Errorf("ledger: verify %s: %w", path, err)
+	}
+	if n == 0 {
+		return kiosk.ChainReport{}, fmt.Errorf("ledger: verify %s: no hash chain in this file (a ledger from before migration 0004, or not a ledger)", path)
+	}
+	r, err := verifyTx(ctx, tx)
+	if err != nil {
+		return kiosk.ChainReport{}, fmt.Errorf("ledger: verify %s: %w", path, err)
+	}
+	return r, nil
+}
+
+func verifyTx(ctx context.Context, tx *sql.Tx) (kiosk.ChainReport, error) {
+	r := kiosk.ChainReport{Rows: map[string]int{}}
+	var (
+		chainBreaks, rowBreaks []kiosk.ChainBreak
+		err                    error
+	)
+	if r.Head, chainBreaks, err = walkChain(ctx, tx); err != nil {
+		return r, err
+	}
+	for _, t := range chainTables {
+		n, bs, err := checkRows(ctx, tx, t)
+		if err != nil {
+			return r, err
+		}
+		r.Rows[t.name] = n
+		rowBreaks = append(rowBreaks, bs...)
 	}
 	sort.SliceStable(rowBreaks, func(i, j int) bool {
 		a, b := rowBreaks[i].Seq, rowBreaks[j].Seq
