@@ -178,7 +178,7 @@ func TestCtlOptionsAnywhereAndHelpWithoutDaemon(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"--socket", missing, "help"}, "collect [--seal NUMBER --yes]  encashment: report, swap the cassette, record the seal\n"},
+		{[]string{"--socket", missing, "help"}, "encashment: report, swap the cassette, record the seal\n"},
 		{[]string{"--socket", missing, "--help"}, "usage: kioskctl [--socket PATH] [--json] <command> [args]\n"},
 		{[]string{"--socket", missing, "status", "--help"}, "status\n  service state, acceptor, cassette, queue, bank, version, disk\n"},
 		{[]string{"--socket", missing, "help", "review"}, "review\n  what needs a look"},
