@@ -378,9 +378,9 @@ func (l *FakeLedger) settleLocked(p *kiosk.PowerUpReport, bills []*kiosk.BillRec
 			}
 		case p.BillAt == kiosk.BillInStacker && (p.Value == 0 || p.Value == b.Value):
 			st = kiosk.BillStacked
-		case p.BillAt == kiosk.BillInValidator:
+		case p.BillAt == kiosk.BillInValidator && (p.Value == 0 || p.Value == b.Value):
 			st = kiosk.BillReturned
-		case p.BillAt == kiosk.BillNowhere && !b.StackAt.IsZero():
+		case !b.StackAt.IsZero():
 			st = kiosk.BillStacked
 		}
 		set(b, st)
