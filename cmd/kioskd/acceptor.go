@@ -52,7 +52,7 @@ func (e configError) Unwrap() error { return e.error }
 // killed kiosk finds the bill it was stacking at the next start, as a real
 // device would.
 func startSimAcceptor(cfg *config.Config, log *slog.Logger, kind string) (kiosk.Acceptor, simpanel.BillFeeder, func(), error) {
-	link := filepath.Join(cfg.DataDir, "acceptor.tty")
+	link := simAcceptorLink(cfg.DataDir)
 	emuLog := log.With("component", "acceptor-emulator")
 	switch kind {
 	case "inproc":
@@ -80,7 +80,7 @@ func startSimAcceptor(cfg *config.Config, log *slog.Logger, kind string) (kiosk.
 			emu.Close()
 			return nil, nil, nil, fmt.Errorf("ID-003 driver: %w", err)
 		}
-		return dev, emuFeeder{emu}, func() { emu.Close() }, nil
+		return dev, slotFeeder{emu}, func() { emu.Close() }, nil
 	case "", "ccnet":
 	default:
 		return nil, nil, nil, configError{fmt.Errorf("--sim-acceptor %q: use ccnet, id003 or inproc", kind)}
@@ -102,7 +102,7 @@ func startSimAcceptor(cfg *config.Config, log *slog.Logger, kind string) (kiosk.
 		emu.Close()
 		return nil, nil, nil, fmt.Errorf("CCNET driver: %w", err)
 	}
-	return dev, emuFeeder{emu}, func() { emu.Close() }, nil
+	return dev, slotFeeder{emu}, func() { emu.Close() }, nil
 }
 
 // simStateFile is where the emulated acceptor of kind keeps its mechanics in
@@ -113,14 +113,3 @@ func simStateFile(kind string) string {
 	}
 	return "acceptor.json"
 }
-
-// emuFeeder lets the sim panel's BILL and FAKE lines reach an emulator.
-type emuFeeder struct {
-	e interface {
-		InsertBill(kiosk.Money) error
-		InsertFake() error
-	}
-}
-
-func (f emuFeeder) Insert(v kiosk.Money) error { return f.e.InsertBill(v) }
-func (f emuFeeder) InsertFake() error          { return f.e.InsertFake() }

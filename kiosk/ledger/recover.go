@@ -21,10 +21,12 @@ import (
 //     that comes later may still settle it (SettleLate). They are kept with
 //     the current cassette period, since they may be in it.
 //   - p says a bill is in the stacker: the newest becomes stacked when p
-//     names its value or none; for another value it becomes uncertain and the
-//     bill in the stacker is kept in suspense.
+//     names its value or none; a bill of another value in the stacker is
+//     kept in suspense.
 //   - p says a bill is in the validator (the device gives it back): the
-//     newest becomes returned.
+//     newest becomes returned when p names its value or none.
+//   - when p names another value than the newest's, the newest is not the
+//     bill in the device: it is settled as nowhere (below).
 //   - p says nothing is in the device: the newest becomes stacked if the
 //     acceptor had taken the STACK command for it (it finished stacking
 //     before the kiosk heard), and uncertain otherwise; never returned.
@@ -169,19 +171,23 @@ func (l *Ledger) recover(ctx context.Context, op string, p *kiosk.PowerUpReport,
 			}
 		default:
 			newest, state := escrowed[0], kiosk.BillUncertain
-			switch p.BillAt {
-			case kiosk.BillInStacker:
-				if p.Value == 0 || p.Value == newest.Value {
-					state = kiosk.BillStacked
-				} else if err := suspense(p.Value); err != nil {
+			if !newest.StackAt.IsZero() {
+				state = kiosk.BillStacked
+			}
+			// The device reports the newest bill only when the value agrees:
+			// a bill of another value is another bill (a unit left enabled by
+			// a daemon that died takes the next note into escrow), and the
+			// newest then left the device like an older one.
+			theirs := p.Value == 0 || p.Value == newest.Value
+			switch {
+			case p.BillAt == kiosk.BillInStacker && theirs:
+				state = kiosk.BillStacked
+			case p.BillAt == kiosk.BillInStacker:
+				if err := suspense(p.Value); err != nil {
 					return err
 				}
-			case kiosk.BillInValidator:
+			case p.BillAt == kiosk.BillInValidator && theirs:
 				state = kiosk.BillReturned
-			default:
-				if !newest.StackAt.IsZero() {
-					state = kiosk.BillStacked
-				}
 			}
 			if err := settle(newest, state); err != nil {
 				return err

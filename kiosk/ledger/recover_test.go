@@ -80,6 +80,17 @@ func TestRecover(t *testing.T) {
 			cassette: kiosk.Tenge(1500),
 		},
 		{
+			// A daemon killed mid-stack leaves the unit enabled: the next
+			// note waits in escrow when the new daemon connects.
+			name:     "another bill in the validator: the newest, STACK taken, is stacked",
+			sessions: map[string][]bill{"a": {{t1000, false, true}}},
+			report:   &kiosk.PowerUpReport{BillAt: kiosk.BillInValidator, Value: t2000},
+			want:     kiosk.RecoveryReport{Stacked: 1},
+			amounts:  []kiosk.Money{t1000},
+			states:   map[string]kiosk.BillState{"a/1": kiosk.BillStacked},
+			cassette: t1000,
+		},
+		{
 			name:     "an older bill the acceptor took STACK for left the device stacked",
 			sessions: map[string][]bill{"a": {{t1000, false, true}, {t500, false, false}}},
 			report:   &kiosk.PowerUpReport{BillAt: kiosk.BillInValidator, Value: t500},
