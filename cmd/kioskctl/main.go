@@ -72,6 +72,8 @@ console commands (run in kioskd; every one takes --json):
 on this machine:
   pin-hash                  read a PIN twice and print its bcrypt hash for console.technicians
   update …                  signed release updates (kioskctl update -h)
+  drain [--timeout 10m]     wait for the customer, then hold the kiosk in maintenance (exit 9: still busy)
+  undrain                   back in service after a drain
 
 `)
 }
@@ -105,6 +107,10 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 		return runUpdate(rest[1:], stdout, stderr)
 	case "pin-hash":
 		return pinHash(rest[1:], stdin, stdout, stderr)
+	case "drain":
+		return runDrain(*socket, rest[1:], stdout, stderr)
+	case "undrain":
+		return runUndrain(*socket, rest[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "kioskctl %s\n", version)
 		return ctlOK
