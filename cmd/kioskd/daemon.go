@@ -54,6 +54,7 @@ type wiring struct {
 	// doorAlarm is raised by the console when the service door opens with no
 	// technician logged in; the heartbeat carries it to the bank.
 	doorAlarm atomic.Bool
+	clock     *clockWatch // jumps of the wall clock; nil in tests
 }
 
 // runDaemon wires the kiosk together and runs it until ctx ends. Only a
@@ -79,6 +80,7 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 	log := newLogger(logOut, cfg.Log)
 	log.Info("kioskd starting", "version", version, "terminal", cfg.TerminalID, "data_dir", cfg.DataDir, "sim", o.Sim)
 	w := &wiring{cfg: cfg, log: log, sim: o.Sim, started: time.Now()}
+	w.clock = startClockWatch(ctx, log)
 
 	// The ledger first: without it no cash may be taken.
 	var led kiosk.Ledger

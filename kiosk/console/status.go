@@ -42,8 +42,29 @@ type StatusReport struct {
 	Bank        BankReport         `json:"bank"`
 	Disk        DiskReport         `json:"disk"`
 	// Ledger is "ok", or why the ledger cannot be read.
-	Ledger   string   `json:"ledger"`
-	Warnings []string `json:"warnings"`
+	Ledger string `json:"ledger"`
+	// ClockJump is the last jump of the wall clock since kioskd started;
+	// absent when there was none or the backend does not watch the clock.
+	ClockJump *ClockJump `json:"clock_jump,omitempty"`
+	Warnings  []string   `json:"warnings"`
+}
+
+// ClockJump is a jump of the kiosk's wall clock against its monotonic
+// clock: a Pi without a real-time clock boots at an old time and NTP moves
+// it forward later, and a clock can be set back. Times stamped just before
+// it (receipts, audit lines) are off by Delta.
+type ClockJump struct {
+	// From is the time the wall clock should have shown, To what it showed.
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+	// DeltaS is To - From in seconds: positive forward, negative back.
+	DeltaS int64 `json:"delta_s"`
+}
+
+// ClockWatcher is the part of a Backend that watches the wall clock;
+// Status shows its last jump.
+type ClockWatcher interface {
+	LastClockJump() (ClockJump, bool)
 }
 
 // DoorReport is the service door in the status.
@@ -174,6 +195,13 @@ func (c *Console) Status(ctx context.Context) StatusReport {
 		}
 	}
 
+	if cw, ok := c.b.(ClockWatcher); ok {
+		if j, ok := cw.LastClockJump(); ok {
+			j.From, j.To = j.From.UTC(), j.To.UTC()
+			r.ClockJump = &j
+		}
+	}
+
 	r.Disk.Path = sys.DataDir
 	if free, total, err := diskSpace(sys.DataDir); err != nil {
 		r.Disk.Error = err.Error()
@@ -267,6 +295,13 @@ func runStatus(x *invocation) int {
 		line("disk", "%s free of %s in %s", fmtBytes(r.Disk.FreeBytes), fmtBytes(r.Disk.TotalBytes), r.Disk.Path)
 	}
 	line("ledger", "%s", r.Ledger)
+	if j := r.ClockJump; j != nil {
+		sign := "+"
+		if j.DeltaS < 0 {
+			sign = "-"
+		}
+		line("clock", "jumped %s%s at %s (it read %s)", sign, fmtDur(time.Duration(j.DeltaS)*time.Second), fmtTime(j.To), fmtTime(j.From))
+	}
 	tw.Flush()
 	for _, w := range r.Warnings {
 		x.printf("WARNING: %s\n", w)
