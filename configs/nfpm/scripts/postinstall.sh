@@ -2,14 +2,15 @@
 # tolem postinstall (dpkg: configure). Safe to run again.
 set -e
 
-# The TOLEM_* overrides exist for the script's test, which runs it in a
-# scratch directory; dpkg sets none of them.
+# The paths' TOLEM_* overrides exist for the script's test, which runs it
+# in a scratch directory; dpkg sets none of them.
 ROOT=${TOLEM_ROOT:-/opt/tolem}
 STAGED=${TOLEM_STAGED:-/usr/lib/tolem/release}
 ETC=${TOLEM_ETC:-/etc/tolem}
 SHARE=${TOLEM_SHARE:-/usr/share/tolem}
 SYSTEMD_RUN=${TOLEM_SYSTEMD_RUN:-/run/systemd/system}
-# How long an upgrade waits for a customer before it gives up (kioskctl drain).
+# How long an upgrade waits for a customer before it gives up (kioskctl
+# drain); an operator may set it: sudo TOLEM_DRAIN_TIMEOUT=30m apt install …
 DRAIN_TIMEOUT=${TOLEM_DRAIN_TIMEOUT:-10m}
 
 # The daemon's system user. It owns the ledger and the sockets, and reads
