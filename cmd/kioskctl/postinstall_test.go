@@ -179,8 +179,11 @@ func TestPostinstallDrainsBeforeRestart(t *testing.T) {
 		if got := r.events(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("the running kiosk saw %q, want %q\n%s", got, want, out)
 		}
-		if r.currentAtDrain != "releases/1.4.0" || r.current() != "releases/1.5.0" {
-			t.Errorf("current was %s at the drain and is %s now; want the switch after the drain", r.currentAtDrain, r.current())
+		r.mu.Lock()
+		atDrain := r.currentAtDrain
+		r.mu.Unlock()
+		if atDrain != "releases/1.4.0" || r.current() != "releases/1.5.0" {
+			t.Errorf("current was %s at the drain and is %s now; want the switch after the drain", atDrain, r.current())
 		}
 		for _, name := range []string{"bank.secret", "technicians.yaml"} {
 			st, err := os.Stat(filepath.Join(r.etc, name))
@@ -192,10 +195,12 @@ func TestPostinstallDrainsBeforeRestart(t *testing.T) {
 
 	t.Run("customer stays", func(t *testing.T) {
 		r := newPkgRig(t, ctl, true)
+		r.mu.Lock()
 		r.drain = func(req *http.Request) int {
 			<-req.Context().Done() // never drained: kioskctl gives up
 			return http.StatusServiceUnavailable
 		}
+		r.mu.Unlock()
 		code, out := r.upgrade("TOLEM_DRAIN_TIMEOUT=1s")
 		if code == 0 || !strings.Contains(out, "still mid-session") {
 			t.Errorf("exit %d, want a failure that says the customer stayed\n%s", code, out)
