@@ -21,6 +21,14 @@ import (
 	"tolem/kiosk/update"
 )
 
+const drainUsage = `usage: kioskctl drain [--timeout 10m]
+       kioskctl undrain
+  drain waits until no customer is mid-session, then holds the kiosk in
+  maintenance until kioskd restarts or undrain; the package's upgrade runs it
+  before restarting kioskd. Exit 0 drained, 1 kioskd not reachable, 9 a
+  customer was still there at the timeout (the kiosk keeps serving).
+`
+
 // exitDrainBusy is update apply's "kiosk busy", so that scripts read one code.
 const exitDrainBusy = exitBusy
 
@@ -35,7 +43,7 @@ func runDrain(socket string, args []string, stdout, stderr io.Writer) int {
 		return ctlUsage
 	}
 	if fs.NArg() != 0 || *timeout <= 0 {
-		fmt.Fprintln(stderr, "usage: kioskctl drain [--timeout 10m]")
+		fmt.Fprint(stderr, drainUsage)
 		return ctlUsage
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)

@@ -164,6 +164,9 @@ func help(name string, asJSON bool, stdout, stderr io.Writer) int {
 	case "panel":
 		fmt.Fprint(stdout, panelUsage)
 		return ctlOK
+	case "drain", "undrain":
+		fmt.Fprint(stdout, drainUsage)
+		return ctlOK
 	case "version":
 		fmt.Fprintln(stdout, "usage: kioskctl version\n  prints kioskctl's version")
 		return ctlOK
