@@ -78,3 +78,52 @@ func TestLedgerSurvivesAPowerCut(t *testing.T) {
 		})
 	}
 }
+
+// A clean close checkpoints the WAL and unlinks it without syncing the
+// directory, so a cut can bring the old -wal back; the next open recreates
+// it. Neither loses a top-up or trips the open.
+func TestLedgerSurvivesACutAfterACleanCloseAndReopen(t *testing.T) {
+	ctx := ctxT(t)
+	back := t.TempDir()
+	lfs := lazyfs.Mount(t, back, &lazyfs.Options{Torn: true, Reorder: true, Seed: 1})
+	path := filepath.Join(lfs.Dir(), "ledger.db")
+	topUp := func(l *ledger.Ledger, id string) {
+		t.Helper()
+		must(t, l.OpenSession(ctx, kiosk.Session{ID: id, Phone: phone, OpenedAt: t0}))
+		must(t, l.RecordEscrow(ctx, kiosk.BillRecord{SessionID: id, Seq: 1, Value: kiosk.Tenge(1000), At: t0}))
+		must(t, l.MarkStacked(ctx, ledger.BillID(id, 1), t0))
+		_, err := l.CompleteTopUp(ctx, id, t0)
+		must(t, err)
+	}
+	l, err := ledger.Open(ctx, path, ledger.Options{})
+	must(t, err)
+	topUp(l, "a")
+	must(t, l.Close())
+	l, err = ledger.Open(ctx, path, ledger.Options{})
+	must(t, err)
+	topUp(l, "b")
+	must(t, l.Close())
+	lfs.Cut()
+
+	lfs = lazyfs.Mount(t, back, &lazyfs.Options{Torn: true, Reorder: true, Seed: 2})
+	path = filepath.Join(lfs.Dir(), "ledger.db")
+	l, err = ledger.Open(ctx, path, ledger.Options{})
+	if err != nil {
+		t.Fatalf("the ledger does not open after a cut following a clean close: %v", err)
+	}
+	topUp(l, "c")
+	lfs.Cut()
+	_ = l.Close()
+
+	again := lazyfs.Mount(t, back, nil)
+	l, err = ledger.Open(ctx, filepath.Join(again.Dir(), "ledger.db"), ledger.Options{})
+	if err != nil {
+		t.Fatalf("the ledger does not open after the second cut: %v", err)
+	}
+	defer l.Close()
+	q, err := l.Queue(ctx)
+	must(t, err)
+	if q.Unsent != 3 || q.UnsentAmount != kiosk.Tenge(3000) {
+		t.Errorf("queue after two cuts: %+v, want the 3 top-ups of 1000 ₸ unsent", q)
+	}
+}
