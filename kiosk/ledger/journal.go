@@ -330,6 +330,9 @@ func completeSession(ctx context.Context, tx *sql.Tx, sessionID string, at time.
 	if err != nil {
 		return kiosk.TopUp{}, err
 	}
+	if at, err = plausibleCompletion(ctx, tx, created, at); err != nil {
+		return kiosk.TopUp{}, err
+	}
 	id, err := uuid.NewRandom()
 	if err != nil {
 		return kiosk.TopUp{}, fmt.Errorf("top-up id: %w", err)
@@ -355,6 +358,33 @@ func completeSession(ctx context.Context, tx *sql.Tx, sessionID string, at time.
 		return kiosk.TopUp{}, err
 	}
 	return t, nil
+}
+
+// plausibleCompletion is the completion time a top-up is recorded with: at,
+// unless the clock says the top-up completed before its session opened or
+// before the previous receipt's completion. A Raspberry Pi has no real-time
+// clock: after a power cut it may boot with an older time until NTP answers,
+// and the bank refuses a completion before the creation (422). The top-up
+// then takes the latest of those times: its money was taken after both.
+func plausibleCompletion(ctx context.Context, tx *sql.Tx, created, at time.Time) (time.Time, error) {
+	floor := created
+	var last sql.NullString
+	if err := tx.QueryRowContext(ctx, `SELECT completed_at FROM topups ORDER BY receipt_no DESC LIMIT 1`).Scan(&last); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return at, err
+	}
+	if last.Valid {
+		t, err := parseTime(last.String)
+		if err != nil {
+			return at, err
+		}
+		if t.After(floor) {
+			floor = t
+		}
+	}
+	if at.Before(floor) {
+		return floor, nil
+	}
+	return at, nil
 }
 
 // nextReceipt takes the next receipt number. The counter also never falls
@@ -402,7 +432,7 @@ func sumBills(bills []kiosk.BillCount) kiosk.Money {
 	return sum
 }
 
-const billColumns = `id, IFNULL(session_id, ''), seq, value, state, escrowed_at`
+const billColumns = `id, IFNULL(session_id, ''), seq, value, state, escrowed_at, IFNULL(stack_at, '')`
 
 type rowScanner interface{ Scan(dest ...any) error }
 
@@ -411,13 +441,20 @@ func scanBill(r rowScanner) (kiosk.BillRecord, error) {
 		b     kiosk.BillRecord
 		state string
 		at    string
+		stack string
 	)
-	if err := r.Scan(&b.ID, &b.SessionID, &b.Seq, &b.Value, &state, &at); err != nil {
+	if err := r.Scan(&b.ID, &b.SessionID, &b.Seq, &b.Value, &state, &at, &stack); err != nil {
 		return b, err
 	}
 	b.State = kiosk.BillState(state)
 	t, err := parseTime(at)
+	if err != nil {
+		return b, err
+	}
 	b.At = t
+	if stack != "" {
+		b.StackAt, err = parseTime(stack)
+	}
 	return b, err
 }
 

@@ -152,10 +152,20 @@ func open(ctx context.Context, path string, opts Options, wparams []string) (*Le
 		// a newer one left the ledger this way.
 		l.log.Warn("ledger schema is newer than this release", "unknown_migrations", newer)
 	}
+	reissued := 0
 	if err := l.write(ctx, "open "+path+": cassette period", func(tx *sql.Tx) error {
-		return ensurePeriod(ctx, tx, l.clock.Now())
+		if err := ensurePeriod(ctx, tx, l.clock.Now()); err != nil {
+			return err
+		}
+		var err error
+		reissued, err = reissueClockBodies(ctx, tx, l.clock.Now())
+		return err
 	}); err != nil {
 		return fail(err)
+	}
+	if reissued > 0 {
+		l.log.Warn("top-ups the bank refused for a completion time before their creation are queued again with the time corrected, under the same ids",
+			"topups", reissued)
 	}
 
 	r, err := sql.Open("sqlite", dsn(path, readerParams))

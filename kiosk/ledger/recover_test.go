@@ -15,6 +15,7 @@ func TestRecover(t *testing.T) {
 	type bill struct {
 		value   kiosk.Money
 		stacked bool // else left escrowed, as the power cut found it
+		taken   bool // the acceptor took the STACK command for it
 	}
 	tests := []struct {
 		name     string
@@ -27,7 +28,7 @@ func TestRecover(t *testing.T) {
 	}{
 		{
 			name:     "bill in the stacker joins its session",
-			sessions: map[string][]bill{"a": {{t1000, true}, {t500, false}}},
+			sessions: map[string][]bill{"a": {{t1000, true, true}, {t500, false, false}}},
 			report:   &kiosk.PowerUpReport{BillAt: kiosk.BillInStacker, Value: t500},
 			want:     kiosk.RecoveryReport{Stacked: 1},
 			amounts:  []kiosk.Money{kiosk.Tenge(1500)},
@@ -36,7 +37,7 @@ func TestRecover(t *testing.T) {
 		},
 		{
 			name:     "only the newest escrowed bill can be in the stacker",
-			sessions: map[string][]bill{"a": {{t1000, false}, {t500, false}}},
+			sessions: map[string][]bill{"a": {{t1000, false, false}, {t500, false, false}}},
 			report:   &kiosk.PowerUpReport{BillAt: kiosk.BillInStacker},
 			want:     kiosk.RecoveryReport{Stacked: 1, Uncertain: 1},
 			amounts:  []kiosk.Money{t500},
@@ -45,7 +46,7 @@ func TestRecover(t *testing.T) {
 		},
 		{
 			name:     "stacker holds another value than recorded",
-			sessions: map[string][]bill{"a": {{t1000, false}}},
+			sessions: map[string][]bill{"a": {{t1000, false, false}}},
 			report:   &kiosk.PowerUpReport{BillAt: kiosk.BillInStacker, Value: t2000},
 			want:     kiosk.RecoveryReport{Uncertain: 1, Suspense: 1, Emptied: 1},
 			states:   map[string]kiosk.BillState{"a/1": kiosk.BillUncertain},
@@ -53,7 +54,7 @@ func TestRecover(t *testing.T) {
 		},
 		{
 			name:     "bill in the validator goes back",
-			sessions: map[string][]bill{"a": {{t1000, true}, {t500, false}}},
+			sessions: map[string][]bill{"a": {{t1000, true, true}, {t500, false, false}}},
 			report:   &kiosk.PowerUpReport{BillAt: kiosk.BillInValidator, Value: t500},
 			want:     kiosk.RecoveryReport{Returned: 1},
 			amounts:  []kiosk.Money{t1000},
@@ -61,15 +62,46 @@ func TestRecover(t *testing.T) {
 			cassette: t1000,
 		},
 		{
-			name:     "no bill anywhere: escrowed bill went back, session empty",
-			sessions: map[string][]bill{"a": {{t500, false}}},
+			// CCNET reports nothing for a bill that finished stacking before
+			// the kiosk recorded it: nowhere is not proof it went back.
+			name:     "no bill anywhere, STACK never taken: uncertain, never returned",
+			sessions: map[string][]bill{"a": {{t500, false, false}}},
 			report:   &kiosk.PowerUpReport{BillAt: kiosk.BillNowhere},
-			want:     kiosk.RecoveryReport{Returned: 1, Emptied: 1},
-			states:   map[string]kiosk.BillState{"a/1": kiosk.BillReturned},
+			want:     kiosk.RecoveryReport{Uncertain: 1, Emptied: 1},
+			states:   map[string]kiosk.BillState{"a/1": kiosk.BillUncertain},
+		},
+		{
+			name:     "no bill anywhere after the acceptor took STACK: it is in the cassette",
+			sessions: map[string][]bill{"a": {{t1000, true, true}, {t500, false, true}}},
+			report:   &kiosk.PowerUpReport{BillAt: kiosk.BillNowhere},
+			want:     kiosk.RecoveryReport{Stacked: 1},
+			amounts:  []kiosk.Money{kiosk.Tenge(1500)},
+			states:   map[string]kiosk.BillState{"a/2": kiosk.BillStacked},
+			cassette: kiosk.Tenge(1500),
+		},
+		{
+			// A daemon killed mid-stack leaves the unit enabled: the next
+			// note waits in escrow when the new daemon connects.
+			name:     "another bill in the validator: the newest, STACK taken, is stacked",
+			sessions: map[string][]bill{"a": {{t1000, false, true}}},
+			report:   &kiosk.PowerUpReport{BillAt: kiosk.BillInValidator, Value: t2000},
+			want:     kiosk.RecoveryReport{Stacked: 1},
+			amounts:  []kiosk.Money{t1000},
+			states:   map[string]kiosk.BillState{"a/1": kiosk.BillStacked},
+			cassette: t1000,
+		},
+		{
+			name:     "an older bill the acceptor took STACK for left the device stacked",
+			sessions: map[string][]bill{"a": {{t1000, false, true}, {t500, false, false}}},
+			report:   &kiosk.PowerUpReport{BillAt: kiosk.BillInValidator, Value: t500},
+			want:     kiosk.RecoveryReport{Stacked: 1, Returned: 1},
+			amounts:  []kiosk.Money{t1000},
+			states:   map[string]kiosk.BillState{"a/1": kiosk.BillStacked, "a/2": kiosk.BillReturned},
+			cassette: t1000,
 		},
 		{
 			name:     "acceptor never reported: escrowed bill uncertain, not counted",
-			sessions: map[string][]bill{"a": {{t1000, true}, {t500, false}}},
+			sessions: map[string][]bill{"a": {{t1000, true, true}, {t500, false, false}}},
 			report:   nil,
 			want:     kiosk.RecoveryReport{Uncertain: 1},
 			amounts:  []kiosk.Money{t1000},
@@ -85,7 +117,7 @@ func TestRecover(t *testing.T) {
 		},
 		{
 			name:     "stacked-only session completes, stacker bill is suspense",
-			sessions: map[string][]bill{"a": {{t1000, true}, {t2000, true}}},
+			sessions: map[string][]bill{"a": {{t1000, true, true}, {t2000, true, true}}},
 			report:   &kiosk.PowerUpReport{BillAt: kiosk.BillInStacker, Value: t500},
 			want:     kiosk.RecoveryReport{Suspense: 1},
 			amounts:  []kiosk.Money{kiosk.Tenge(3000)},
@@ -99,9 +131,9 @@ func TestRecover(t *testing.T) {
 		},
 		{
 			name:     "two sessions, receipts in the order they opened",
-			sessions: map[string][]bill{"a": {{t1000, true}}, "b": {{t2000, true}, {t500, false}}},
+			sessions: map[string][]bill{"a": {{t1000, true, true}}, "b": {{t2000, true, true}, {t500, false, false}}},
 			report:   &kiosk.PowerUpReport{BillAt: kiosk.BillNowhere},
-			want:     kiosk.RecoveryReport{Returned: 1},
+			want:     kiosk.RecoveryReport{Uncertain: 1},
 			amounts:  []kiosk.Money{t1000, t2000},
 			cassette: kiosk.Tenge(3000),
 		},
@@ -123,6 +155,9 @@ func TestRecover(t *testing.T) {
 				must(t, l.OpenSession(ctx, kiosk.Session{ID: s, Phone: phone, OpenedAt: t0.Add(time.Duration(len(s)) * time.Minute)}))
 				for i, b := range bills {
 					id := escrow(t, l, s, i+1, b.value)
+					if b.taken {
+						must(t, l.MarkStacking(ctx, id, t0))
+					}
 					if b.stacked {
 						must(t, l.MarkStacked(ctx, id, t0))
 					}
