@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -36,6 +37,15 @@ type Options struct {
 	Mountpoint string
 }
 
+// envServe, set in the environment of this test binary run again, makes it
+// the server of one mount: its value is the serveRequest.
+const envServe = "TOLEM_LAZYFS_SERVE"
+
+type serveRequest struct {
+	Backing string
+	Options Options
+}
+
 // FS is one mount. After Cut or Unmount it serves nothing; mount the backing
 // directory again to see what survived.
 //
@@ -59,6 +69,9 @@ type FS struct {
 // when it can: /dev/fuse must open, and a non-root user needs fusermount3 (or
 // fusermount) on PATH.
 func Available() error {
+	if !fuseBuilt {
+		return fmt.Errorf("not built for %s/%s: the power-cut tests run on linux amd64 and arm64", runtime.GOOS, runtime.GOARCH)
+	}
 	f, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
 	if err != nil {
 		return fmt.Errorf("no usable /dev/fuse (%v): install fuse3 (make test-deps) or run where FUSE is allowed", err)

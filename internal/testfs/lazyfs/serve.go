@@ -1,3 +1,5 @@
+//go:build linux && (amd64 || arm64)
+
 package lazyfs
 
 import (
@@ -16,15 +18,6 @@ import (
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
 )
-
-// envServe, set in the environment of this test binary run again, makes it
-// the server of one mount: its value is the serveRequest.
-const envServe = "TOLEM_LAZYFS_SERVE"
-
-type serveRequest struct {
-	Backing string
-	Options Options
-}
 
 func init() {
 	if req := os.Getenv(envServe); req != "" {
