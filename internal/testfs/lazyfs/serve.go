@@ -41,7 +41,10 @@ func serve(reqJSON string, in io.Reader, out io.Writer) int {
 	}
 	server, err := mountModel(m, req.Options.Mountpoint)
 	if err != nil {
-		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
+		// fusermount3 reports a refused mount in words, not as an errno.
+		msg := strings.ToLower(err.Error())
+		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) ||
+			strings.Contains(msg, "permission denied") || strings.Contains(msg, "not permitted") {
 			fmt.Fprintf(out, "skip this machine does not allow a FUSE mount: %v\n", err)
 			return 1
 		}
