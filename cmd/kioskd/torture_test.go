@@ -568,14 +568,14 @@ func (r *tortureRig) checkLedger(l *tortureLife) {
 		case got < in:
 			k := "phantom " + v.String()
 			if diff[k] = in - got; diff[k] != prev[k] {
-				news = append(news, fmt.Sprintf("%s: the ledger holds %d stacked or in suspense, the cassette %d: %d counted that are not there",
-					v, in, got, in-got))
+				news = append(news, fmt.Sprintf("%s: the ledger holds %d stacked or in suspense, the cassette %d: %d counted that are not there (%+d)",
+					v, in, got, in-got, diff[k]-prev[k]))
 			}
 		case got > in+unc:
 			k := "lost " + v.String()
 			if diff[k] = got - in - unc; diff[k] != prev[k] {
-				news = append(news, fmt.Sprintf("%s: the cassette holds %d, the ledger %d stacked or in suspense and %d uncertain: %d lost",
-					v, got, in, unc, got-in-unc))
+				news = append(news, fmt.Sprintf("%s: the cassette holds %d, the ledger %d stacked or in suspense and %d uncertain: %d lost (%+d)",
+					v, got, in, unc, got-in-unc, diff[k]-prev[k]))
 			}
 		}
 	}
