@@ -22,8 +22,8 @@ build: ## build every command into bin/
 	@mkdir -p $(BIN)
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/ $(addprefix ./cmd/,$(CMDS))
 
-run: build ## the whole kiosk simulated in this terminal (kioskd --sim)
-	$(BIN)/kioskd --sim
+run: build ## the whole kiosk simulated in this terminal (kioskd --sim; ARGS='--data-dir DIR' passes options)
+	$(BIN)/kioskd --sim $(ARGS)
 
 test: test-deps ## every test, with the race detector
 	CGO_ENABLED=1 $(GO) test -race -timeout 12m ./...

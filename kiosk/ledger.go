@@ -166,6 +166,12 @@ type Ledger interface {
 	// at power-up (nil when the acceptor never reported: escrowed bills then
 	// become uncertain).
 	Recover(ctx context.Context, p *PowerUpReport, at time.Time) (RecoveryReport, error)
+	// SettleLate applies a power-up report that came after Recover had run
+	// without one: the bills Recover left uncertain for want of it are
+	// settled as the report says (one found in the cassette is credited to
+	// its session's phone as a follow-up top-up); sessions still open are
+	// left alone.
+	SettleLate(ctx context.Context, p *PowerUpReport, at time.Time) (RecoveryReport, error)
 	// Queue counts top-ups by sync state.
 	Queue(ctx context.Context) (QueueStats, error)
 	// Audit appends to the audit table.

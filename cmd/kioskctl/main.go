@@ -3,9 +3,14 @@
 // its control socket, without the PIN: whoever may use the socket (mode
 // 0660, the kiosk's group) is trusted, and the audit names their unix user.
 //
-//	kioskctl [--socket PATH] <command> [args] [--json]   a console command (kioskctl help lists them)
+//	kioskctl [--socket PATH] [--json] <command> [args]   a console command (kioskctl help lists them)
+//	kioskctl panel [PATH]                                be the customer at a simulated panel
 //	kioskctl pin-hash                                    hash a technician's PIN for the config
 //	kioskctl update apply|verify|status|recover|arch …   signed release updates
+//
+// kioskctl's own options (--socket, --json, --help) may stand before or
+// after the command; `kioskctl help` and `kioskctl <command> --help` answer
+// without kioskd.
 //
 // Exit codes: the command's own (0 success, 1 failed, 2 bad usage, 130
 // stopped by Ctrl-C); 1 also when kioskd cannot be reached.
@@ -17,7 +22,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -52,71 +56,114 @@ const streamProtocol = "tolem-console"
 func main() { os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)) }
 
 func usage(w io.Writer) {
-	fmt.Fprint(w, `usage: kioskctl [--socket PATH] <command> [args] [--json]
+	fmt.Fprint(w, `usage: kioskctl [--socket PATH] [--json] <command> [args]
 
-console commands (run in kioskd; every one takes --json):
-  help [command]            list the commands, or explain one
-  status                    service state, acceptor, cassette, queue, bank, version, disk
-  acceptor                  the bill acceptor
-  queue                     top-ups waiting for the bank
-  txn <receipt_no>          one top-up with its bills
-  review                    uncertain and suspense bills, refused top-ups
-  retry <receipt_no|id|all> send again now
-  service [on|off]          back in service, or out of service (kept across restarts)
-  collect [--seal N --yes]  encashment
-  test display|keys|acceptor
-  log [n]                   the audit log
-  config                    the running config, secrets as ***
-  door                      the service door and its alarm
+console commands, run in kioskd:
+`)
+	console.WriteHelp(w, "", false)
+	fmt.Fprint(w, `
+on this machine, without kioskd:
+  panel [PATH]                   be the customer of a simulated kiosk: print its screens,
+                                 send what you type (KEY OK, BILL 1000; panel --help)
+  pin-hash                       read a PIN twice and print its hash for console.technicians
+  update …                       signed release updates (update --help)
+  version                        kioskctl's version
 
-on this machine:
-  pin-hash                  read a PIN twice and print its bcrypt hash for console.technicians
-  update …                  signed release updates (kioskctl update -h)
-
+options, before or after the command:
+  --socket PATH                  kioskd's control socket (default $TOLEM_CONTROL_SOCKET,
+                                 else `+defaultSocket+`)
+  --json                         the command's answer as JSON
+  --help                         this text; kioskctl <command> --help explains one command
+  --version                      kioskctl's version
 `)
 }
 
 func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("kioskctl", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	socket := fs.String("socket", envOr("TOLEM_CONTROL_SOCKET", defaultSocket), "kioskd's control `socket`")
-	showVersion := fs.Bool("version", false, "print the version and exit")
-	fs.Usage = func() {
-		usage(stderr)
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return ctlOK
-		}
+	g := globals{socket: envOr("TOLEM_CONTROL_SOCKET", defaultSocket)}
+	rest, err := splitArgs(args, &g)
+	if err != nil {
+		fmt.Fprintf(stderr, "kioskctl: %v; kioskctl help lists the commands and options\n", err)
 		return ctlUsage
 	}
-	if *showVersion {
+	if g.version {
 		fmt.Fprintf(stdout, "kioskctl %s\n", version)
 		return ctlOK
 	}
-	rest := fs.Args()
 	if len(rest) == 0 {
-		fs.Usage()
+		if g.help {
+			usage(stdout)
+			return ctlOK
+		}
+		usage(stderr)
 		return ctlUsage
 	}
-	switch rest[0] {
+	cmd := rest[0]
+	if cmd == "help" || g.help {
+		// Help is kioskctl's own: it works with kioskd stopped.
+		name := ""
+		if cmd != "help" {
+			name = cmd
+		} else if len(rest) > 1 {
+			name = rest[1]
+		}
+		return help(name, g.json, stdout, stderr)
+	}
+	switch cmd {
 	case "update":
-		return runUpdate(rest[1:], stdout, stderr)
+		uargs := rest[1:]
+		if g.json && len(uargs) > 0 && (uargs[0] == "apply" || uargs[0] == "verify" || uargs[0] == "status") {
+			uargs = append(uargs, "--json")
+		}
+		return runUpdate(uargs, stdout, stderr)
 	case "pin-hash":
 		return pinHash(rest[1:], stdin, stdout, stderr)
+	case "panel":
+		return runPanel(rest[1:], g.socket, stdin, stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "kioskctl %s\n", version)
 		return ctlOK
 	}
+	if g.json {
+		rest = append(rest, "--json")
+	}
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	code, err := newClient(*socket).command(ctx, rest, stdin, stdout)
+	code, err := newClient(g.socket).command(ctx, rest, stdin, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "kioskctl: %v\n", err)
 		return ctlFailed
 	}
 	return code
+}
+
+// help explains kioskctl or one of its commands.
+func help(name string, asJSON bool, stdout, stderr io.Writer) int {
+	switch name {
+	case "":
+		if asJSON {
+			console.WriteHelp(stdout, "", true)
+		} else {
+			usage(stdout)
+		}
+		return ctlOK
+	case "update":
+		updateUsage(stdout)
+		return ctlOK
+	case "pin-hash":
+		fmt.Fprintln(stdout, pinHashUsage)
+		return ctlOK
+	case "panel":
+		fmt.Fprint(stdout, panelUsage)
+		return ctlOK
+	case "version":
+		fmt.Fprintln(stdout, "usage: kioskctl version\n  prints kioskctl's version")
+		return ctlOK
+	}
+	if err := console.WriteHelp(stdout, name, asJSON); err != nil {
+		fmt.Fprintf(stderr, "kioskctl: %v\n", err)
+		return ctlUsage
+	}
+	return ctlOK
 }
 
 func envOr(key, def string) string {
@@ -261,6 +308,9 @@ func stream(rwc io.ReadWriteCloser, stdin *os.File, stdout io.Writer) (int, erro
 			answers = nil
 			in.pending = false
 			if a.err != nil {
+				// The question stays unanswered: end its line, so what
+				// kioskd says next starts on a line of its own.
+				io.WriteString(stdout, "\n")
 				enc.Encode(frame{EOF: true})
 				continue
 			}
@@ -341,12 +391,18 @@ func (l *lineReader) loop() {
 	}
 }
 
+const pinHashUsage = "usage: kioskctl pin-hash   (the PIN is read from the terminal, or from stdin)"
+
 // pinHash reads a PIN twice (without echo on a terminal; from stdin's
 // lines otherwise) and prints its bcrypt hash, the pin_hash of a
 // technician in the config.
 func pinHash(args []string, stdin *os.File, stdout, stderr io.Writer) int {
+	if len(args) == 1 && (args[0] == "-h" || args[0] == "--help") {
+		fmt.Fprintln(stdout, pinHashUsage)
+		return ctlOK
+	}
 	if len(args) > 0 {
-		fmt.Fprintln(stderr, "usage: kioskctl pin-hash   (the PIN is read from the terminal, or from stdin)")
+		fmt.Fprintln(stderr, pinHashUsage)
 		return ctlUsage
 	}
 	var pin, again string

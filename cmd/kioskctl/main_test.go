@@ -154,3 +154,52 @@ func TestCtlUnreachableAndUsage(t *testing.T) {
 		t.Errorf("--version: exit %d, %q", code, out.String())
 	}
 }
+
+// kioskctl's options stand before or after the command, and help needs no
+// kioskd: a technician types them in whatever order comes to mind.
+func TestCtlOptionsAnywhereAndHelpWithoutDaemon(t *testing.T) {
+	sock := fakeDaemon(t)
+	t.Setenv("SUDO_USER", "")
+	t.Setenv("USER", "anna")
+	for _, args := range [][]string{
+		{"--json", "--socket", sock, "collect"},
+		{"--socket=" + sock, "collect", "--json"},
+		{"collect", "--json", "--socket", sock},
+	} {
+		var out, errb strings.Builder
+		code := run(args, ctlStdin(t, "yes\n"), &out, &errb)
+		if want := "hello ssh:anna collect --json\nSure? yes\ndone\n"; code != 0 || out.String() != want {
+			t.Errorf("kioskctl %q: exit %d, output %q, want %q (%s)", args, code, out.String(), want, errb.String())
+		}
+	}
+
+	missing := filepath.Join(t.TempDir(), "none.sock")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--socket", missing, "help"}, "encashment: report, swap the cassette, record the seal\n"},
+		{[]string{"--socket", missing, "--help"}, "usage: kioskctl [--socket PATH] [--json] <command> [args]\n"},
+		{[]string{"--socket", missing, "status", "--help"}, "status\n  service state, acceptor, cassette, queue, bank, version, disk\n"},
+		{[]string{"--socket", missing, "help", "review"}, "review\n  what needs a look"},
+		{[]string{"--socket", missing, "update", "--help"}, "usage: kioskctl update <command> [flags]\n"},
+		{[]string{"--socket", missing, "panel", "-h"}, "usage: kioskctl panel [PATH]\n"},
+		{[]string{"--socket", missing, "--json", "help", "queue"}, `"name": "queue"`},
+	} {
+		var out, errb strings.Builder
+		if code := run(tc.args, ctlStdin(t, ""), &out, &errb); code != 0 || !strings.Contains(out.String(), tc.want) {
+			t.Errorf("kioskctl %q: exit %d, output %q, want it to contain %q (stderr %q)", tc.args, code, out.String(), tc.want, errb.String())
+		}
+	}
+
+	var out, errb strings.Builder
+	if code := run([]string{"--jsn", "status"}, ctlStdin(t, ""), &out, &errb); code != ctlUsage ||
+		errb.String() != "kioskctl: unknown option --jsn; kioskctl help lists the commands and options\n" {
+		t.Errorf("unknown option: exit %d, %q", code, errb.String())
+	}
+	errb.Reset()
+	if code := run([]string{"help", "nosuch"}, ctlStdin(t, ""), &out, &errb); code != ctlUsage ||
+		errb.String() != "kioskctl: no command \"nosuch\": type help for the list\n" {
+		t.Errorf("help nosuch: exit %d, %q", code, errb.String())
+	}
+}

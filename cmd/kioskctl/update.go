@@ -100,6 +100,15 @@ func runUpdate(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	switch args[0] {
+	case "apply", "verify", "status", "recover", "arch":
+		for _, a := range args[1:] {
+			if a == "-h" || a == "-help" || a == "--help" {
+				updateUsage(stdout)
+				return exitUpdated
+			}
+		}
+	}
+	switch args[0] {
 	case "apply":
 		return updateApply(args[1:], stdout, stderr)
 	case "verify":

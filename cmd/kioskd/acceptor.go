@@ -53,7 +53,7 @@ func startSimAcceptor(cfg *config.Config, log *slog.Logger, kind string) (kiosk.
 	}
 	emu, err := ccnettest.Start(ccnettest.EmuOptions{
 		StateFile: state,
-		LinkPath:  filepath.Join(cfg.DataDir, "acceptor.tty"),
+		LinkPath:  simAcceptorLink(cfg.DataDir),
 		Log:       log.With("component", "acceptor-emulator"),
 	})
 	if err != nil {
@@ -68,11 +68,5 @@ func startSimAcceptor(cfg *config.Config, log *slog.Logger, kind string) (kiosk.
 		emu.Close()
 		return nil, nil, nil, fmt.Errorf("CCNET driver: %w", err)
 	}
-	return dev, emuFeeder{emu}, func() { emu.Close() }, nil
+	return dev, slotFeeder{emu}, func() { emu.Close() }, nil
 }
-
-// emuFeeder lets the sim panel's BILL and FAKE lines reach the emulator.
-type emuFeeder struct{ e *ccnettest.Emulator }
-
-func (f emuFeeder) Insert(v kiosk.Money) error { return f.e.InsertBill(v) }
-func (f emuFeeder) InsertFake() error          { return f.e.InsertFake() }

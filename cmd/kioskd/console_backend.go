@@ -175,7 +175,22 @@ func (b *consoleBackend) Review(ctx context.Context) (console.Review, error) {
 	for _, t := range rv.TopUps {
 		out.TopUps = append(out.TopUps, console.QueuedTopUp{TopUp: t.TopUp, Delivery: deliveryOf(t.Delivery)})
 	}
+	us, err := l.UncertainSessions(ctx)
+	if err != nil {
+		return console.Review{}, err
+	}
+	for _, u := range us {
+		out.Sessions = append(out.Sessions, console.UncertainSession{SessionID: u.SessionID, Phone: u.Phone, OpenedAt: u.OpenedAt, TopUp: u.TopUp, Uncertain: u.Uncertain})
+	}
 	return out, nil
+}
+
+func (b *consoleBackend) Recovered(ctx context.Context, limit int) ([]kiosk.TopUp, error) {
+	l, err := b.led()
+	if err != nil {
+		return nil, err
+	}
+	return l.RecoveredTopUps(ctx, limit)
 }
 
 // refused turns the ledger's refusal into the console's, keeping its reason.
@@ -262,6 +277,24 @@ func (b *consoleBackend) CloseCollection(ctx context.Context, seal string) (cons
 		b.w.outbox.Wake()
 	}
 	return console.Collection{ID: c.ID, Seal: c.Seal, Period: cassetteOf(c.Period, b.w.cfg.Acceptor.CassetteCapacity), ClosedAt: c.Period.ClosedAt}, nil
+}
+
+func (b *consoleBackend) Reconcile(ctx context.Context, ref string, counted []kiosk.BillCount, actor string) (console.Reconciliation, error) {
+	l, err := b.led()
+	if err != nil {
+		return console.Reconciliation{}, err
+	}
+	r, err := l.Reconcile(ctx, ref, counted, actor, time.Now())
+	if err != nil {
+		return console.Reconciliation{}, refused(err)
+	}
+	if len(r.TopUps) > 0 && b.w.outbox != nil {
+		b.w.outbox.Wake()
+	}
+	return console.Reconciliation{
+		Collection: r.Collection, Counted: r.Counted, Recorded: r.Recorded,
+		Stacked: r.Stacked, Returned: r.Returned, TopUps: r.TopUps, Unmatched: r.Unmatched,
+	}, nil
 }
 
 func (b *consoleBackend) CycleAcceptor(ctx context.Context) error {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"io"
 	"sync"
 
 	"tolem/kiosk/console"
@@ -107,7 +108,7 @@ func (t *streamTerm) readFrames(r *bufio.Reader) {
 		case f.Interrupt:
 			t.cancel()
 		case f.EOF:
-			a = &streamAnswer{err: console.ErrInterrupted}
+			a = &streamAnswer{err: io.EOF}
 		case f.Line != nil:
 			a = &streamAnswer{line: *f.Line}
 		}

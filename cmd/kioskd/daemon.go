@@ -164,7 +164,7 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 		defer unsub()
 		keys := make(chan kiosk.Key, 16)
 		go forwardKeys(ctx, keys, f)
-		err := simpanel.RunTerminal(ctx, o.Stdin, o.Stdout, screens, keys, feeder, simpanel.TermOptions{})
+		err := simpanel.RunTerminal(ctx, o.Stdin, o.Stdout, screens, keys, feeder, simpanel.TermOptions{Notes: simNotes(w.cfg)})
 		if err != nil {
 			log.Error("terminal panel", "err", err)
 		}
@@ -176,6 +176,15 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 	case err = <-flowDone:
 		cancel()
 	}
+	// The flow has waited for the bill in flight; the acceptor is closed now,
+	// and what it still reports is recorded before anything else stops, so
+	// that no bill's report is lost with the process.
+	if err := acc.Close(); err != nil {
+		log.Warn("acceptor close", "err", err)
+	}
+	drainCtx, cancelDrain := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	f.Drain(drainCtx)
+	cancelDrain()
 	// The outbox closes last: its bounded final flush may still deliver what
 	// the flow completed in its last moments.
 	doors.Close()
@@ -314,6 +323,9 @@ func (b brokenLedger) RecordSuspense(context.Context, kiosk.Money, time.Time) er
 	return b.fail()
 }
 func (b brokenLedger) PendingRecovery(context.Context) (bool, error) { return false, b.fail() }
+func (b brokenLedger) SettleLate(context.Context, *kiosk.PowerUpReport, time.Time) (kiosk.RecoveryReport, error) {
+	return kiosk.RecoveryReport{}, b.fail()
+}
 func (b brokenLedger) Queue(context.Context) (kiosk.QueueStats, error) {
 	return kiosk.QueueStats{}, b.fail()
 }

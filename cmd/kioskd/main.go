@@ -44,7 +44,7 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var (
 		configPath  = fs.String("config", "", "the kiosk's config `file` (YAML)")
-		checkConfig = fs.String("check-config", "", "validate the config `file` and exit")
+		checkConfig = fs.String("check-config", "", "check the config `file` and what it names on this machine (data dir, serial ports, socket dirs), then exit")
 		sim         = fs.Bool("sim", false, "run the whole kiosk simulated on this machine: acceptor on a pty, bank sandbox on loopback, front panel in the terminal")
 		dataDir     = fs.String("data-dir", "", "with --sim: the data `dir` (default: the user cache dir's tolem-sim)")
 		headless    = fs.Bool("headless", false, "with --sim: no terminal panel, only the panel socket")
@@ -63,12 +63,7 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	if *checkConfig != "" {
-		if _, err := config.Load(*checkConfig); err != nil {
-			fmt.Fprintf(stderr, "%s: %v\n", *checkConfig, err)
-			return exitBadConfig
-		}
-		fmt.Fprintf(stdout, "%s: ok\n", *checkConfig)
-		return exitOK
+		return runCheckConfig(*checkConfig, stdout, stderr)
 	}
 
 	opts := daemonOptions{
@@ -84,13 +79,15 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "kioskd: --sim and --config exclude each other")
 		return exitBadConfig
 	case *sim:
-		cfg, dir, err := simConfig(*dataDir)
+		cfg, dir, err := simConfig(*dataDir, *simAcc)
 		if err != nil {
 			fmt.Fprintf(stderr, "kioskd: %v\n", err)
 			return exitFailure
 		}
 		opts.Config, opts.Sim = cfg, true
 		fmt.Fprintf(stderr, "kioskd %s: simulated kiosk, data in %s\n", version, dir)
+		// The terminal panel covered the line above: say it again at the end.
+		defer fmt.Fprintf(stderr, "kioskd: the simulated kiosk's data stays in %s (its log: kioskd.log there); kioskd --sim --data-dir %s starts it again\n", dir, dir)
 	case *configPath != "":
 		cfg, err := config.Load(*configPath)
 		if err != nil {

@@ -47,8 +47,8 @@ const (
 )
 
 // simDefaultFaults make the --sim demo show a top-up go unsent → pending →
-// credited: a third of them are credited 20 s late.
-var simDefaultFaults = banksim.Faults{PendingRate: 0.3, CreditDelay: 20 * time.Second}
+// credited: every third, from the first, is credited 20 s late.
+var simDefaultFaults = banksim.Faults{PendingEvery: 3, CreditDelay: 20 * time.Second}
 
 // simTimings are the outbox settings envSimOutbox may change.
 type simTimings struct {
@@ -159,6 +159,7 @@ func startOutbox(ctx context.Context, w *wiring) (io.Closer, error) {
 			return nil, fmt.Errorf("%s: %w", envSimFaults, err)
 		}
 		log.Info("bank sandbox faults", "fail_rate", f.FailRate, "pending_rate", f.PendingRate,
+			"pending_every", f.PendingEvery,
 			"credit_delay", f.CreditDelay.String(), "drop_rate", f.DropRate, "rate_limit", f.RateLimit)
 		tune = t
 	}
@@ -202,6 +203,15 @@ func simOutboxEnv(faults, timings string) (banksim.Faults, func(*outbox.Options)
 	if faults != "" {
 		if err := json.Unmarshal([]byte(faults), &f); err != nil {
 			return f, nil, fmt.Errorf("%s is not a JSON object of sandbox faults: %w", envSimFaults, err)
+		}
+		// A pending_rate given alone sets the pending share by itself
+		// ("pending_rate":0 is no pending top-up at all).
+		var named map[string]json.RawMessage
+		json.Unmarshal([]byte(faults), &named)
+		if _, rate := named["pending_rate"]; rate {
+			if _, every := named["pending_every"]; !every {
+				f.PendingEvery = 0
+			}
 		}
 	}
 	if timings == "" {

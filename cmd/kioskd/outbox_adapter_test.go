@@ -129,15 +129,22 @@ func TestOutboxSimEnvironment(t *testing.T) {
 	if err != nil || f != simDefaultFaults || tune != nil {
 		t.Fatalf("defaults: %+v, %v", f, err)
 	}
-	if f.PendingRate != 0.3 || f.CreditDelay != 20*time.Second {
-		t.Errorf("the demo's faults are %+v, want 30%% pending credited 20 s late", f)
+	if f.PendingEvery != 3 || f.PendingRate != 0 || f.CreditDelay != 20*time.Second {
+		t.Errorf("the demo's faults are %+v, want every third top-up pending, credited 20 s late", f)
 	}
 	f, tune, err = simOutboxEnv(`{"fail_rate":0.2,"credit_delay":"1s"}`, `{"batch_size":7,"min_backoff":"50ms"}`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.FailRate != 0.2 || f.CreditDelay != time.Second || f.PendingRate != 0.3 {
+	if f.FailRate != 0.2 || f.CreditDelay != time.Second || f.PendingEvery != 3 {
 		t.Errorf("faults %+v: the named fields change, the others keep the demo's", f)
+	}
+	// pending_rate alone is the whole pending share; with pending_every both hold.
+	if f, _, _ := simOutboxEnv(`{"pending_rate":0}`, ""); f.PendingEvery != 0 || f.PendingRate != 0 {
+		t.Errorf("pending_rate 0: %+v, want no pending top-up", f)
+	}
+	if f, _, _ := simOutboxEnv(`{"pending_rate":0.5,"pending_every":2}`, ""); f.PendingEvery != 2 || f.PendingRate != 0.5 {
+		t.Errorf("pending_rate and pending_every: %+v", f)
 	}
 	var o outbox.Options
 	tune(&o)

@@ -39,6 +39,13 @@ func emulatorState(t *testing.T, dir string) (stacked map[string]int, step strin
 // acceptor takes it, and SIGKILLs kioskd the moment cond holds.
 func killWhen(t *testing.T, dir string, cond func(db *sql.DB) bool) {
 	t.Helper()
+	cutWhen(t, dir, cond, (*simKiosk).kill)
+}
+
+// cutWhen is killWhen with the way kioskd ends: kill (SIGKILL) or stop
+// (SIGTERM).
+func cutWhen(t *testing.T, dir string, cond func(db *sql.DB) bool, end func(*simKiosk)) {
+	t.Helper()
 	k := startSim(t, dir)
 	k.toInsertCash()
 	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "ledger.db")+"?mode=ro&_pragma=busy_timeout(5000)")
@@ -58,7 +65,7 @@ func killWhen(t *testing.T, dir string, cond func(db *sql.DB) bool) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
-	k.kill()
+	end(k)
 }
 
 func escrowedBills(t *testing.T, db *sql.DB) int {
@@ -114,6 +121,34 @@ func TestSimKilledWhileStackingCreditsTheBill(t *testing.T) {
 		_, step := emulatorState(t, dir)
 		return step == "stacking"
 	})
+	credited, inCassette, topups := restartAndCount(t, dir)
+	if credited != kiosk.Tenge(10000) || inCassette != credited || topups != 1 {
+		t.Errorf("credited %s in %d top-ups, the cassette holds %s; want 10 000 ₸ once", credited, topups, inCassette)
+	}
+}
+
+// A stop (SIGTERM, a restart) while a bill is stacking waits for it, as PAY
+// does: the ledger records the bill stacked before kioskd exits, and the
+// next start credits it once.
+func TestSimStoppedWhileStackingRecordsTheBill(t *testing.T) {
+	dir := shortDir(t)
+	cutWhen(t, dir, func(*sql.DB) bool {
+		_, step := emulatorState(t, dir)
+		return step == "stacking"
+	}, (*simKiosk).stop)
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "ledger.db")+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stacked, escrowed int
+	err = db.QueryRow(`SELECT IFNULL(SUM(state = 'stacked'), 0), IFNULL(SUM(state = 'escrowed'), 0) FROM bills`).Scan(&stacked, &escrowed)
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stacked != 1 || escrowed != 0 {
+		t.Fatalf("after the stop the ledger has %d stacked and %d escrowed bills; want the stacking bill recorded stacked", stacked, escrowed)
+	}
 	credited, inCassette, topups := restartAndCount(t, dir)
 	if credited != kiosk.Tenge(10000) || inCassette != credited || topups != 1 {
 		t.Errorf("credited %s in %d top-ups, the cassette holds %s; want 10 000 ₸ once", credited, topups, inCassette)

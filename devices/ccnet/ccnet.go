@@ -70,11 +70,14 @@ type Dev struct {
 	// unit (unix nanoseconds); LastActivity reads it.
 	activity atomic.Int64
 
-	wake   chan struct{} // an API call queued work for the poll loop
-	done   chan struct{}
-	wg     sync.WaitGroup
-	events chan kiosk.AcceptorEvent
-	close  sync.Once
+	wake chan struct{} // an API call queued work for the poll loop
+	done chan struct{}
+	wg   sync.WaitGroup // the run goroutine
+	// runEnded is closed once the run goroutine has returned: the deliver
+	// goroutine then hands over what is left and closes events.
+	runEnded chan struct{}
+	events   chan kiosk.AcceptorEvent
+	close    sync.Once
 
 	mu       sync.Mutex
 	queue    []kiosk.AcceptorEvent // emitted, not yet delivered
@@ -95,6 +98,12 @@ type Dev struct {
 	// Owned by the run goroutine.
 	poll pollMemory
 	hook func(*link)
+	// lastEnd is the last STACKED or RETURNED answer turned into an event,
+	// kept across reconnects: a unit that repeats it to the new connection
+	// (ccnet.md A.4) reports the same bill, not a new one. A new bill
+	// (escrow, accepting) clears it.
+	lastEnd    [2]byte
+	hasLastEnd bool
 }
 
 type faultKey struct {
@@ -115,6 +124,8 @@ type inFlight struct {
 	lastHold time.Time
 	// told: the flow got an EventEscrow for it, so its end must be told too.
 	told bool
+	// stackingTold: the flow got EventStacking for it.
+	stackingTold bool
 }
 
 type billPhase int
@@ -180,18 +191,19 @@ func newDev(port string, opts *Opts, hook func(*link)) (*Dev, error) {
 		}
 	}
 	d := &Dev{
-		path:   port,
-		opts:   o,
-		log:    o.Log.With("acceptor", "ccnet", "port", port),
-		clock:  o.Clock,
-		wake:   make(chan struct{}, 1),
-		done:   make(chan struct{}),
-		events: make(chan kiosk.AcceptorEvent),
-		evWake: make(chan struct{}, 1),
-		state:  "connecting",
-		hook:   hook,
+		path:     port,
+		opts:     o,
+		log:      o.Log.With("acceptor", "ccnet", "port", port),
+		clock:    o.Clock,
+		wake:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
+		events:   make(chan kiosk.AcceptorEvent),
+		evWake:   make(chan struct{}, 1),
+		runEnded: make(chan struct{}),
+		state:    "connecting",
+		hook:     hook,
 	}
-	d.wg.Add(2)
+	d.wg.Add(1)
 	go d.run()
 	go d.deliver()
 	return d, nil
@@ -342,15 +354,17 @@ func (d *Dev) Halt() error {
 	}
 }
 
-// Close disables the unit, stops the driver and releases the port. Events not
-// yet received are dropped and the Events channel is closed.
+// Close disables the unit, stops the driver and releases the port. Events
+// the driver took from the unit and that were not yet received are still
+// delivered: Events is closed after the last of them, and the caller reads
+// it until then, so that no bill's report is lost on the way out.
 func (d *Dev) Close() error {
 	var err error
 	d.close.Do(func() {
 		err = d.Halt()
 		close(d.done)
 		d.wg.Wait()
-		close(d.events)
+		close(d.runEnded)
 	})
 	if errors.Is(err, errClosed) {
 		err = nil
@@ -384,7 +398,7 @@ func (d *Dev) emit(e kiosk.AcceptorEvent) {
 }
 
 func (d *Dev) deliver() {
-	defer d.wg.Done()
+	defer close(d.events)
 	for {
 		d.mu.Lock()
 		if len(d.queue) == 0 {
@@ -392,18 +406,22 @@ func (d *Dev) deliver() {
 			select {
 			case <-d.evWake:
 				continue
-			case <-d.done:
-				return
+			case <-d.runEnded:
+				// Nothing more can be emitted; a last event may have been
+				// queued just before.
+				d.mu.Lock()
+				n := len(d.queue)
+				d.mu.Unlock()
+				if n == 0 {
+					return
+				}
+				continue
 			}
 		}
 		e := d.queue[0]
 		d.queue = d.queue[1:]
 		d.mu.Unlock()
-		select {
-		case d.events <- e:
-		case <-d.done:
-			return
-		}
+		d.events <- e
 	}
 }
 

@@ -791,8 +791,8 @@ func TestCloseDisablesAndStops(t *testing.T) {
 	if !strings.Contains(emu.Status(), "disabled") {
 		t.Errorf("after Close the unit is %s, want disabled", emu.Status())
 	}
-	if _, ok := <-dev.Events(); ok {
-		t.Error("Events not closed")
+	for range dev.Events() {
+		// Events still held are delivered, then the channel closes.
 	}
 	emu.Close()
 	// Every goroutine the driver and emulator started is gone.
@@ -823,5 +823,123 @@ func TestLastActivityAdvancesWhilePolling(t *testing.T) {
 			t.Fatal("the poll loop stopped stamping its progress")
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// The flow hears once per bill that the unit took STACK, before the bill's
+// STACKED, and never for a bill it returns.
+func TestStackingReportedOnce(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, ccnettest.EmuOptions{}, ccnet.Opts{})
+	r.ready(1)
+	r.insert(kiosk.Tenge(1000))
+	r.await(kiosk.EventEscrow, 1)
+	r.emu.CorruptNext(1) // the STACK's ACK: the copy sent again is ILLEGAL
+	if err := r.dev.Stack(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.await(kiosk.EventStacked, 1)
+	r.insert(kiosk.Tenge(500))
+	r.await(kiosk.EventEscrow, 2)
+	if err := r.dev.Return(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.await(kiosk.EventReturned, 1)
+	quiet()
+	r.wantCount(kiosk.EventStacking, 1)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var order []kiosk.AcceptorEventKind
+	for _, e := range r.events {
+		switch e.Kind {
+		case kiosk.EventEscrow, kiosk.EventStacking, kiosk.EventStacked:
+			order = append(order, e.Kind)
+			if e.Kind == kiosk.EventStacking && e.Value != kiosk.Tenge(1000) {
+				t.Errorf("stacking reported for %s, want 1 000 ₸", e.Value)
+			}
+		}
+	}
+	want := []kiosk.AcceptorEventKind{kiosk.EventEscrow, kiosk.EventStacking, kiosk.EventStacked, kiosk.EventEscrow}
+	if !slices.Equal(order, want) {
+		t.Errorf("events %v, want %v", order, want)
+	}
+}
+
+// A unit that repeats STACKED on the polls after the bill (some firmware
+// does) and loses the link in between reports the same bill to the new
+// connection: it is counted once, not read as a power-up with a bill in the
+// stacker.
+func TestRepeatedStackedAcrossReconnectIsNotANewBill(t *testing.T) {
+	t.Parallel()
+	link := filepath.Join(t.TempDir(), "ttyCCNET")
+	emu, err := ccnettest.Start(fastEmu(ccnettest.EmuOptions{LinkPath: link, EventPolls: 200}))
+	if err != nil {
+		t.Skip(err)
+	}
+	defer emu.Close()
+	r := attach(t, emu, link, ccnet.Opts{})
+	r.ready(1)
+	r.insert(kiosk.Tenge(2000))
+	r.await(kiosk.EventEscrow, 1)
+	r.dev.Stack(r.ctx)
+	r.await(kiosk.EventStacked, 1)
+	emu.Unplug()
+	r.await(kiosk.EventFault, 1)
+	if err := emu.Replug(); err != nil {
+		t.Fatal(err)
+	}
+	r.await(kiosk.EventReady, 2)
+	if e := r.await(kiosk.EventPowerUp, 2); e.BillAt != kiosk.BillNowhere {
+		t.Errorf("reconnect reported a bill %s (%s): the stacked bill would be counted twice", e.BillAt, e.Value)
+	}
+	quiet()
+	r.wantCount(kiosk.EventStacked, 1)
+	if got := emu.Stacked()[kiosk.Tenge(2000)]; got != 1 {
+		t.Errorf("cassette holds %d bills, want 1", got)
+	}
+}
+
+// Close does not drop what the driver took from the unit: an event not yet
+// received is still delivered before Events closes.
+func TestCloseDeliversHeldEvents(t *testing.T) {
+	t.Parallel()
+	emu, err := ccnettest.Start(fastEmu(ccnettest.EmuOptions{}))
+	if err != nil {
+		t.Skip(err)
+	}
+	defer emu.Close()
+	dev, err := ccnet.New(emu.Path(), &ccnet.Opts{PollInterval: 100 * time.Millisecond, Log: testLog(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for e := range dev.Events() {
+		if e.Kind == kiosk.EventReady {
+			break
+		}
+	}
+	if err := dev.Enable(context.Background(), allBills); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(patience)
+	for emu.InsertBill(kiosk.Tenge(5000)) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("the unit never took the bill")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for !strings.Contains(emu.Status(), "escrow") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no escrow: %s", emu.Status())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(300 * time.Millisecond) // a few polls: the driver has the escrow
+	dev.Close()
+	var got []kiosk.AcceptorEventKind
+	for e := range dev.Events() {
+		got = append(got, e.Kind)
+	}
+	if !slices.Contains(got, kiosk.EventEscrow) {
+		t.Errorf("events after Close %v: the escrow the driver took was dropped", got)
 	}
 }

@@ -276,10 +276,22 @@ func (d *Dev) settle(l *link, ans Frame) (pos kiosk.BillPosition, typ int, err e
 			pos = kiosk.BillInStacker
 		case StReturning:
 			pos = kiosk.BillInValidator
-		case EvStacked:
-			pos, typ = kiosk.BillInStacker, int(ans.Arg(0))
-		case EvReturned:
-			pos, typ = kiosk.BillInValidator, int(ans.Arg(0))
+		case EvStacked, EvReturned:
+			d.mu.Lock()
+			known := d.bill != nil
+			d.mu.Unlock()
+			if !known && d.hasLastEnd && d.lastEnd == [2]byte{ans.Code(), ans.Arg(0)} {
+				// The unit repeats the end of a bill this driver already
+				// reported before the link dropped: not a new bill.
+				d.log.Info("unit repeated a bill's end across a reconnect; already counted", "answer", StateName(ans.Code()))
+				break
+			}
+			typ = int(ans.Arg(0))
+			if ans.Code() == EvStacked {
+				pos = kiosk.BillInStacker
+			} else {
+				pos = kiosk.BillInValidator
+			}
 		case StAccepting, StRejecting, StBusy, StPause:
 		default:
 			return pos, typ, nil
@@ -453,6 +465,9 @@ func (d *Dev) decided(b *inFlight, cmd byte, resent bool, err error) error {
 			b.phase = phaseReturning
 		}
 		d.mu.Unlock()
+		if cmd == CmdStack {
+			d.stackingTaken(b)
+		}
 		return nil
 	case errors.Is(err, errIllegal), errors.Is(err, errGarbled):
 		// The unit is not in escrow (any more): the next POLL says why.
@@ -467,6 +482,18 @@ func (d *Dev) decided(b *inFlight, cmd byte, resent bool, err error) error {
 		return nil
 	default:
 		return err
+	}
+}
+
+// stackingTaken tells the flow, once per bill, that the unit took STACK for
+// it: from here the bill is on its way into the cassette.
+func (d *Dev) stackingTaken(b *inFlight) {
+	d.mu.Lock()
+	tell := b.told && !b.stackingTold
+	b.stackingTold = true
+	d.mu.Unlock()
+	if tell {
+		d.emit(kiosk.AcceptorEvent{Kind: kiosk.EventStacking, Value: b.value})
 	}
 }
 
@@ -513,6 +540,7 @@ func (d *Dev) observe(ans Frame) error {
 
 	case EvEscrow:
 		d.clearFaults()
+		d.hasLastEnd = false
 		d.mu.Lock()
 		b := d.bill
 		d.mu.Unlock()
@@ -555,18 +583,25 @@ func (d *Dev) observe(ans Frame) error {
 			// A type enabled without escrow, or a bill the driver missed.
 			d.bill = &inFlight{typ: -1}
 		}
+		b := d.bill
 		if code == StStacking {
-			d.bill.phase = phaseStacking
+			b.phase = phaseStacking
 		} else {
-			d.bill.phase = phaseReturning
+			b.phase = phaseReturning
 		}
+		stacking := code == StStacking && b.decision == CmdStack
 		d.mu.Unlock()
+		if stacking {
+			// The ACK to STACK was lost, but the unit is stacking it.
+			d.stackingTaken(b)
+		}
 
 	case EvStacked, EvReturned:
 		d.clearFaults()
 		if repeat {
 			return nil
 		}
+		d.lastEnd, d.hasLastEnd = cur, true
 		d.mu.Lock()
 		b := d.bill
 		d.bill = nil
@@ -596,6 +631,9 @@ func (d *Dev) observe(ans Frame) error {
 
 	case StIdling, StUnitDisabled, StAccepting:
 		d.clearFaults()
+		if code == StAccepting {
+			d.hasLastEnd = false
+		}
 		d.mu.Lock()
 		b := d.bill
 		d.bill = nil

@@ -237,6 +237,7 @@ func (a *Acceptor) Stack(ctx context.Context) error {
 	}
 	a.st = next
 	a.disarmEscrow()
+	a.emit(kiosk.AcceptorEvent{Kind: kiosk.EventStacking, Value: v})
 	a.emit(kiosk.AcceptorEvent{Kind: kiosk.EventStacked, Value: v})
 	done := a.st.clone()
 	done.StackedUnreported = 0
@@ -460,7 +461,6 @@ func (a *Acceptor) Close() error {
 	a.disarmEscrow()
 	a.mu.Unlock()
 	close(a.done)
-	<-a.pumpDone
 	return nil
 }
 
@@ -490,6 +490,8 @@ func (a *Acceptor) pump() {
 			case <-a.wake:
 				continue
 			case <-a.done:
+				// Closed: nothing more is emitted, and what was queued has
+				// been delivered; Events closes.
 				return
 			}
 		}
@@ -497,11 +499,9 @@ func (a *Acceptor) pump() {
 		a.queue[0] = kiosk.AcceptorEvent{}
 		a.queue = a.queue[1:]
 		a.mu.Unlock()
-		select {
-		case a.out <- ev:
-		case <-a.done:
-			return
-		}
+		// Delivered even after Close: an event the device reported is never
+		// dropped (kiosk.Acceptor's contract); the closer reads Events.
+		a.out <- ev
 	}
 }
 

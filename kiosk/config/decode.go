@@ -119,6 +119,17 @@ func Parse(data []byte) (*Config, error) {
 }
 
 func parse(data []byte) (*Config, problems) {
+	c, ps := decodeAll(data)
+	if len(ps) > 0 {
+		return nil, ps
+	}
+	return c, nil
+}
+
+// decodeAll is parse that also returns what it decoded when there are
+// problems (nil only when the YAML itself could not be read), so that
+// --check-config can look at the machine for a config with a wrong value.
+func decodeAll(data []byte) (*Config, problems) {
 	var d decoder
 	d.lines = map[string]int{}
 	c := Default()
@@ -148,7 +159,7 @@ func parse(data []byte) (*Config, problems) {
 		// Top to bottom, as the technician edits the file; missing keys,
 		// which have no line, first.
 		slices.SortStableFunc(d.problems, func(a, b *Problem) int { return cmp.Compare(a.Line, b.Line) })
-		return nil, d.problems
+		return c, d.problems
 	}
 	return c, nil
 }

@@ -176,10 +176,17 @@ func checkBankURL(s string) string {
 		return fmt.Sprintf("got %q; the URL names no host", u.Redacted())
 	case u.User != nil:
 		return "the URL holds credentials; the bank authenticates with bank.secret, remove them from the URL"
+	case u.Port() != "" && !validPort(u.Port()):
+		return fmt.Sprintf("got port %s in %q; a port is 1…65535 (or leave it out for https's 443)", u.Port(), u.Redacted())
 	case u.RawQuery != "" || u.Fragment != "" || u.ForceQuery:
 		return fmt.Sprintf("got %q, want a base URL without ?query or #fragment", u.Redacted())
 	}
 	return ""
+}
+
+func validPort(s string) bool {
+	p, err := strconv.Atoi(s)
+	return err == nil && p >= 1 && p <= 65535
 }
 
 func isLoopback(host string) bool {

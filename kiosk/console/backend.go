@@ -37,6 +37,9 @@ type Backend interface {
 	TopUpByID(ctx context.Context, id string) (TopUpDetail, error)
 	// Review is the technician's review list.
 	Review(ctx context.Context) (Review, error)
+	// Recovered lists the top-ups completed at start-up after a power cut,
+	// newest first, at most limit of them.
+	Recovered(ctx context.Context, limit int) ([]kiosk.TopUp, error)
 	// Retry makes a top-up due again at once, or every unsent and pending one
 	// when id is "". It returns how many changed. A top-up the bank decided
 	// is refused with an error wrapping ErrRefused.
@@ -54,6 +57,10 @@ type Backend interface {
 	// seal number, starts the next cassette period and queues the
 	// collection for the bank, in one transaction.
 	CloseCollection(ctx context.Context, seal string) (Collection, error)
+	// Reconcile settles the uncertain bills of a collection (ref: its id, its
+	// seal, or "last") with the physical count, crediting the bills found in
+	// the cassette as follow-up top-ups; actor is audited.
+	Reconcile(ctx context.Context, ref string, counted []kiosk.BillCount, actor string) (Reconciliation, error)
 	// CycleAcceptor enables every denomination and disables the acceptor
 	// again, for `test acceptor` in maintenance.
 	CycleAcceptor(ctx context.Context) error
@@ -170,6 +177,20 @@ type Review struct {
 	Bills []kiosk.BillRecord `json:"bills"`
 	// TopUps are top-ups in review or rejected by the bank.
 	TopUps []QueuedTopUp `json:"topups"`
+	// Sessions are the customers' sessions a power cut left with
+	// uncertain bills, with the top-up recovered for the rest.
+	Sessions []UncertainSession `json:"sessions"`
+}
+
+// UncertainSession is a customer's session with bills a power cut left
+// uncertain: the customer may come back about them.
+type UncertainSession struct {
+	SessionID string      `json:"session_id"`
+	Phone     kiosk.Phone `json:"phone"`
+	OpenedAt  time.Time   `json:"opened_at"`
+	// TopUp is the session's top-up, nil when none was completed.
+	TopUp     *kiosk.TopUp       `json:"topup"`
+	Uncertain []kiosk.BillRecord `json:"uncertain"`
 }
 
 // BankStatus is the outbox's view of the bank.
@@ -193,6 +214,21 @@ type System struct {
 	Terminal string    `json:"terminal_id"`
 	// Sim is set in `kioskd --sim`.
 	Sim bool `json:"sim"`
+}
+
+// Reconciliation is what a collection's physical count settled.
+type Reconciliation struct {
+	Collection string            `json:"collection"`
+	Counted    []kiosk.BillCount `json:"counted"`
+	// Recorded is what the ledger holds in the collected cassette.
+	Recorded []kiosk.BillCount `json:"recorded"`
+	// Stacked and Returned are the ids of the uncertain bills settled.
+	Stacked  []string `json:"stacked"`
+	Returned []string `json:"returned"`
+	// TopUps are the follow-up top-ups crediting the bills found.
+	TopUps []kiosk.TopUp `json:"topups"`
+	// Unmatched is what the count could not settle without a guess.
+	Unmatched []string `json:"unmatched"`
 }
 
 // Collection is a recorded collection.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"text/tabwriter"
@@ -18,11 +19,24 @@ const maxSealLength = 64
 
 func runCollect(x *invocation) int {
 	seal, yes := "", false
+	var counted []kiosk.BillCount
+	countGiven := false
 	for i := 0; i < len(x.args); i++ {
 		a := x.args[i]
 		switch {
 		case a == "--yes" || a == "-y":
 			yes = true
+		case a == "--count" && i+1 < len(x.args), strings.HasPrefix(a, "--count="):
+			v := strings.TrimPrefix(a, "--count=")
+			if a == "--count" {
+				i++
+				v = x.args[i]
+			}
+			var err error
+			if counted, err = kiosk.ParseBillCounts(v); err != nil {
+				return x.usage(err)
+			}
+			countGiven = true
 		case a == "--seal" && i+1 < len(x.args):
 			i++
 			seal = x.args[i]
@@ -64,11 +78,35 @@ func runCollect(x *invocation) int {
 			switch {
 			case errors.Is(err, ErrNotInteractive):
 				return x.usage(errors.New("collect asks for the bag or seal number: give --seal NUMBER --yes, or run it from a terminal"))
+			case errors.Is(err, io.EOF):
+				return x.fail(errNoAnswer)
 			case err != nil:
 				return x.interrupted("collect cancelled: nothing was recorded")
 			}
 			if seal, err = checkSeal(line); err != nil {
 				x.say("%v", err)
+			}
+		}
+	}
+	if !countGiven && !yes && cas.Uncertain > 0 {
+		// The physical count settles the bills a power cut left uncertain;
+		// it may also come later from the count centre (reconcile).
+		x.say("%s may or may not be in the cassette: count the bills to settle them.", plural(cas.Uncertain, "uncertain bill"))
+		for !countGiven {
+			line, err := x.t.ReadLine(ctx, "Physical count (value:count, e.g. 1000:3,5000:2), or Enter to count later: ", true)
+			switch {
+			case errors.Is(err, ErrNotInteractive), errors.Is(err, io.EOF):
+				countGiven = true // later, with reconcile
+			case err != nil:
+				return x.interrupted("collect cancelled: nothing was recorded")
+			case strings.TrimSpace(line) == "":
+				countGiven = true
+			default:
+				if counted, err = kiosk.ParseBillCounts(line); err != nil {
+					x.say("%v", err)
+					continue
+				}
+				countGiven = true
 			}
 		}
 	}
@@ -78,6 +116,8 @@ func runCollect(x *invocation) int {
 		switch {
 		case errors.Is(err, ErrNotInteractive):
 			return x.usage(errors.New("collect asks for a confirmation: add --yes, or run it from a terminal"))
+		case errors.Is(err, io.EOF):
+			return x.fail(errNoAnswer)
 		case err != nil:
 			return x.interrupted("collect cancelled: nothing was recorded")
 		}
@@ -94,17 +134,89 @@ func runCollect(x *invocation) int {
 	}
 	x.c.audit(ctx, x.actor, "collect", fmt.Sprintf("seal %s: %d bills, %s, collection %s", clean(seal, maxSealLength), col.Period.Count, col.Period.Amount, col.ID))
 	x.c.log.Info("collection recorded", "technician", x.actor, "seal", seal, "bills", col.Period.Count, "amount", col.Period.Amount.String(), "collection", col.ID)
+	var rec *Reconciliation
+	if len(counted) > 0 {
+		r, err := x.c.b.Reconcile(context.WithoutCancel(ctx), col.ID, counted, x.actor)
+		if err != nil {
+			x.report(fmt.Errorf("the collection is recorded, but the count was not: %w; run reconcile %s %s", err, col.ID, kiosk.FormatBillCounts(counted)))
+		} else {
+			rec = &r
+		}
+	}
 	if x.json {
 		p := col.Period
 		p.Bills = nonNil(p.Bills)
-		return x.emitJSON(map[string]any{"recorded": true, "collection": map[string]any{
+		out := map[string]any{"recorded": true, "collection": map[string]any{
 			"id": col.ID, "seal": col.Seal, "closed_at": col.ClosedAt.UTC(), "period": p,
-		}})
+		}}
+		if rec != nil {
+			out["reconciliation"] = rec
+		}
+		return x.emitJSON(out)
 	}
 	x.say("Collection recorded: %s, %s, seal %s.", plural(col.Period.Count, "bill"), col.Period.Amount, col.Seal)
 	x.say("Collection id %s is queued for the bank; a new cassette period has started.", col.ID)
+	if rec != nil {
+		printReconciliation(x, *rec)
+	}
 	return ExitOK
 }
+
+// reconcile: the physical count of a collection, after the fact.
+
+func runReconcile(x *invocation) int {
+	if len(x.args) < 2 {
+		return x.badUsage()
+	}
+	ref := x.args[0]
+	counted, err := kiosk.ParseBillCounts(strings.Join(x.args[1:], ","))
+	if err != nil {
+		return x.usage(err)
+	}
+	r, err := x.c.b.Reconcile(x.ctx, ref, counted, x.actor)
+	if err != nil {
+		return x.fail(fmt.Errorf("reconcile: %w", err))
+	}
+	x.c.log.Info("collection reconciled", "technician", x.actor, "collection", r.Collection,
+		"stacked", len(r.Stacked), "returned", len(r.Returned), "unmatched", len(r.Unmatched))
+	if x.json {
+		r.Stacked, r.Returned, r.Unmatched = nonNil(r.Stacked), nonNil(r.Returned), nonNil(r.Unmatched)
+		r.TopUps = nonNil(r.TopUps)
+		return x.emitJSON(r)
+	}
+	printReconciliation(x, r)
+	if len(r.Unmatched) > 0 {
+		return ExitFailed
+	}
+	return ExitOK
+}
+
+func printReconciliation(x *invocation, r Reconciliation) {
+	x.say("Count of collection %s: %s (the ledger had %s).", r.Collection, kiosk.FormatBillCounts(r.Counted), kiosk.FormatBillCounts(r.Recorded))
+	if len(r.Stacked)+len(r.Returned) == 0 && len(r.Unmatched) == 0 {
+		x.say("No uncertain bill to settle: the count matches.")
+	}
+	if n := len(r.Stacked); n > 0 {
+		x.say("%s found in the cassette:", plural(n, "uncertain bill"))
+		for _, t := range r.TopUps {
+			x.say("  receipt %d: %s to %s (follow-up top-up, queued for the bank)", t.ReceiptNo, t.Amount, t.Phone.Masked())
+		}
+	}
+	if n := len(r.Returned); n > 0 {
+		x.say("%s not in the cassette: recorded as given back.", plural(n, "uncertain bill"))
+	}
+	for _, u := range r.Unmatched {
+		x.say("NOT SETTLED: %s", u)
+	}
+	if len(r.Unmatched) > 0 {
+		x.say("Nothing was guessed: check the journal (txn, log) and count again, then run reconcile.")
+	}
+}
+
+// errNoAnswer: the input ended (Ctrl-D, or a script's stdin) before the
+// question was answered; nothing was pressed to stop it, so it is a failure,
+// not an interruption.
+var errNoAnswer = errors.New("collect cancelled: the input ended before an answer; nothing was recorded")
 
 // checkSeal trims a typed seal number and refuses what cannot be one.
 func checkSeal(s string) (string, error) {

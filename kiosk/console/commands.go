@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -53,8 +54,10 @@ func init() {
 			help: "A top-up in review goes back to the queue. One the bank credited or rejected\ncannot be retried: the bank has decided it."},
 		{name: "service", usage: "service [on|off]", summary: "take the kiosk out of service (off) or back in (on)", run: runService,
 			help: "service off takes the kiosk out of service after the current customer, and\nkeeps it out across restarts; service on puts it back. Without an argument,\nshows which it is."},
-		{name: "collect", usage: "collect [--seal NUMBER --yes]", summary: "encashment: report, swap the cassette, record the seal", run: runCollect,
-			help: "Waits for the customer to finish, puts the kiosk in maintenance (acceptor\ndisabled), shows what the cassette holds, asks for the bag or seal number and\na confirmation, records the collection for the bank and starts a new cassette\nperiod, then puts the kiosk back in service. Ctrl-C before the confirmation\nrecords nothing. Over kioskctl without a terminal: --seal NUMBER --yes."},
+		{name: "reconcile", usage: "reconcile <collection|seal|last> <value:count>...", summary: "settle uncertain bills with a collection's physical count", run: runReconcile,
+			help: "The count, in tenge: reconcile last 1000:3 5000:2. Per value, when the count\nshows every uncertain bill in the cassette, each is credited to its customer's\nphone as a follow-up top-up (new receipt number); when it shows none, each is\nrecorded given back. A count that would need a guess, or that the ledger cannot\naccount for, is reported and settles nothing."},
+		{name: "collect", usage: "collect [--seal NUMBER --yes] [--count value:count,...]", summary: "encashment: report, swap the cassette, record the seal", run: runCollect,
+			help: "Waits for the customer to finish, puts the kiosk in maintenance (acceptor\ndisabled), shows what the cassette holds, asks for the bag or seal number and\na confirmation, records the collection for the bank and starts a new cassette\nperiod, then puts the kiosk back in service. Ctrl-C before the confirmation\nrecords nothing. Over kioskctl without a terminal: --seal NUMBER --yes.\nWith bills a power cut left uncertain, it asks for the physical count\n(--count 1000:3,5000:2), which settles them as reconcile does."},
 		{name: "test", usage: "test display|keys|acceptor", summary: "hardware self-tests", run: runTest,
 			help: "test display  shows test pages on the display\ntest keys     echoes each key pressed until Ctrl-C or 30 s\ntest acceptor shows the acceptor and enables then disables it (in maintenance)"},
 		{name: "log", usage: "log [n]", summary: "the last n lines of the audit log (20)", run: runLog},
@@ -158,22 +161,52 @@ func runHelp(x *invocation) int {
 	if !x.wantArgs(0, 1) {
 		return x.badUsage()
 	}
+	name := ""
 	if len(x.args) == 1 {
-		cmd := x.c.lookup(x.args[0])
-		if cmd == nil {
-			return x.usage(fmt.Errorf("no command %q: type help for the list", clean(x.args[0], 32)))
-		}
-		if x.json {
-			return x.emitJSON(map[string]string{"name": cmd.name, "usage": cmd.usage, "summary": cmd.summary, "help": cmd.help})
-		}
-		x.printf("%s\n  %s\n", cmd.usage, cmd.summary)
-		if cmd.help != "" {
-			x.printf("\n%s\n", cmd.help)
-		}
-		x.printf("\nEvery command takes --json.\n")
-		return ExitOK
+		name = x.args[0]
 	}
-	if x.json {
+	if err := writeHelp(x.t, name, x.json, x.c.opts.SimDoor); err != nil {
+		return x.usage(err)
+	}
+	return ExitOK
+}
+
+// WriteHelp writes what `help` (name "") or `help name` shows, as text or
+// JSON, so that a tool can explain a command without asking kioskd.
+func WriteHelp(w io.Writer, name string, asJSON bool) error {
+	return writeHelp(w, name, asJSON, false)
+}
+
+func writeHelp(w io.Writer, name string, asJSON, simDoor bool) error {
+	emit := func(v any) error {
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(append(b, '\n'))
+		return err
+	}
+	if name != "" {
+		var cmd *command
+		for i := range commands {
+			if commands[i].name == name {
+				cmd = &commands[i]
+			}
+		}
+		if cmd == nil {
+			return fmt.Errorf("no command %q: type help for the list", clean(name, 32))
+		}
+		if asJSON {
+			return emit(map[string]string{"name": cmd.name, "usage": cmd.usage, "summary": cmd.summary, "help": cmd.help})
+		}
+		fmt.Fprintf(w, "%s\n  %s\n", cmd.usage, cmd.summary)
+		if cmd.help != "" {
+			fmt.Fprintf(w, "\n%s\n", cmd.help)
+		}
+		fmt.Fprintf(w, "\nEvery command takes --json.\n")
+		return nil
+	}
+	if asJSON {
 		type entry struct {
 			Name    string `json:"name"`
 			Usage   string `json:"usage"`
@@ -183,18 +216,18 @@ func runHelp(x *invocation) int {
 		for _, cmd := range commands {
 			out = append(out, entry{cmd.name, cmd.usage, cmd.summary})
 		}
-		return x.emitJSON(map[string]any{"commands": out})
+		return emit(map[string]any{"commands": out})
 	}
-	tw := tabwriter.NewWriter(x.t, 0, 0, 2, ' ', 0)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, cmd := range commands {
-		if cmd.name == "door" && x.c.opts.SimDoor {
+		if cmd.name == "door" && simDoor {
 			cmd.usage, cmd.summary = "door [open|close]", "the service door; a simulated kiosk's opens and closes"
 		}
 		fmt.Fprintf(tw, "  %s\t%s\n", cmd.usage, cmd.summary)
 	}
 	tw.Flush()
-	x.printf("Every command takes --json. help <command> explains one.\n")
-	return ExitOK
+	fmt.Fprintf(w, "Every command takes --json. help <command> explains one.\n")
+	return nil
 }
 
 // logout
@@ -350,8 +383,12 @@ func printAcceptor(x *invocation, info kiosk.AcceptorInfo) {
 		port = "-"
 	}
 	fmt.Fprintf(tw, "protocol\t%s on %s\n", info.Protocol, port)
-	fmt.Fprintf(tw, "model\t%s\n", info.Model)
-	fmt.Fprintf(tw, "serial\t%s\n", info.Serial)
+	if neverAnswered(info) {
+		fmt.Fprintf(tw, "model\tunknown: no answer from %s since kioskd started at %s; check its cable and power, and acceptor.port\n", port, fmtTime(x.c.b.System().Started))
+	} else {
+		fmt.Fprintf(tw, "model\t%s\n", info.Model)
+		fmt.Fprintf(tw, "serial\t%s\n", info.Serial)
+	}
 	ready := "not ready"
 	if info.Ready {
 		ready = "ready"

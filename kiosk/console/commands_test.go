@@ -209,3 +209,52 @@ func TestConsoleDoorWithSSHTechnician(t *testing.T) {
 // squash collapses runs of blanks, so that a test of a table does not
 // depend on its column widths.
 func squash(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// The physical count settles uncertain bills: at collect (--count) or later
+// with reconcile; what it could not settle fails the command, and a count
+// that cannot be read is a usage error that records nothing.
+func TestConsoleReconcile(t *testing.T) {
+	f := newFake(t)
+	c := New(f, testOptions(kiosktest.NewFakeClock(time.Time{})))
+	ctx := context.Background()
+	var out bytes.Buffer
+	if code := c.Exec(ctx, "ssh:anna", []string{"collect", "--seal", "B-78", "--yes", "--count", "1000:3,5000:1"}, Output(&out)); code != ExitOK {
+		t.Fatalf("collect --count: exit %d: %s", code, out.String())
+	}
+	snap := f.snap()
+	if len(snap.collections) != 1 || len(snap.reconciles) != 1 || snap.reconciles[0] != snap.collections[0].ID+" 1000:3,5000:1 by ssh:anna" {
+		t.Fatalf("collections %v, reconciles %q", snap.collections, snap.reconciles)
+	}
+	if !strings.Contains(out.String(), "Count of collection") {
+		t.Errorf("collect --count output: %q", out.String())
+	}
+
+	f.mu.Lock()
+	f.reconcile = &Reconciliation{
+		Collection: "c1", Counted: []kiosk.BillCount{{Value: kiosk.Tenge(2000), Count: 2}},
+		Stacked: []string{"s/2"}, TopUps: []kiosk.TopUp{{ReceiptNo: 42, Amount: kiosk.Tenge(2000), Phone: "+77011234567"}},
+		Unmatched: []string{"5 000 ₸: counted 0, the ledger has 1 in the cassette: 1 short"},
+	}
+	f.mu.Unlock()
+	out.Reset()
+	if code := c.Exec(ctx, "ssh:anna", []string{"reconcile", "last", "2000:2", "5000:0"}, Output(&out)); code != ExitFailed {
+		t.Errorf("reconcile with an unmatched value: exit %d, want %d", code, ExitFailed)
+	}
+	for _, want := range []string{"receipt 42: 2 000 ₸ to +7701***4567", "NOT SETTLED: 5 000 ₸", "Nothing was guessed"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("reconcile output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if got := f.snap().reconciles; got[len(got)-1] != "last 2000:2,5000:0 by ssh:anna" {
+		t.Errorf("reconcile call %q", got[len(got)-1])
+	}
+
+	out.Reset()
+	n := len(f.snap().reconciles)
+	if code := c.Exec(ctx, "ssh:anna", []string{"reconcile", "last", "2000"}, Output(&out)); code != ExitUsage {
+		t.Errorf("reconcile with a bad count: exit %d, want %d", code, ExitUsage)
+	}
+	if !strings.Contains(out.String(), `"2000" is not value:count`) || len(f.snap().reconciles) != n {
+		t.Errorf("bad count: %q, %d calls", out.String(), len(f.snap().reconciles)-n)
+	}
+}

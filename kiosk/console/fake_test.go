@@ -17,20 +17,26 @@ import (
 // fakeBackend is a Backend in memory. Its settings outlive a Console, so a
 // new Console over the same fake is a restarted kioskd over the same ledger.
 type fakeBackend struct {
-	mu       sync.Mutex
-	svc      Service
-	acc      kiosk.AcceptorInfo
-	cas      Cassette
-	queue    Queue
-	bank     BankStatus
-	sys      System
-	topups   map[int64]TopUpDetail
-	review   Review
-	settings map[string]string
-	audit    []kiosk.AuditEntry
-	noLedger bool
-	retried  []string
-	manual   bool
+	mu     sync.Mutex
+	svc    Service
+	acc    kiosk.AcceptorInfo
+	cas    Cassette
+	queue  Queue
+	bank   BankStatus
+	sys    System
+	topups map[int64]TopUpDetail
+	review Review
+	// recovered are top-ups completed at start-up, newest first.
+	recovered []kiosk.TopUp
+	// reconciles records each Reconcile call; reconcile, when set, is its
+	// answer.
+	reconciles []string
+	reconcile  *Reconciliation
+	settings   map[string]string
+	audit      []kiosk.AuditEntry
+	noLedger   bool
+	retried    []string
+	manual     bool
 	// customerLeft is closed when the customer in session finishes; a
 	// maintenance request waits for it.
 	customerLeft chan struct{}
@@ -93,6 +99,16 @@ func (f *fakeBackend) Service(context.Context) Service {
 	s.DoorOpen = f.doorOpen
 	return s
 }
+func (f *fakeBackend) Recovered(_ context.Context, limit int) ([]kiosk.TopUp, error) {
+	if err := f.ledger(); err != nil {
+		return nil, err
+	}
+	if len(f.recovered) > limit {
+		return f.recovered[:limit], nil
+	}
+	return f.recovered, nil
+}
+
 func (f *fakeBackend) Acceptor() kiosk.AcceptorInfo { f.mu.Lock(); defer f.mu.Unlock(); return f.acc }
 func (f *fakeBackend) Cassette(context.Context) (Cassette, error) {
 	f.mu.Lock()
@@ -192,6 +208,15 @@ func (f *fakeBackend) CloseCollection(_ context.Context, seal string) (Collectio
 	f.collections = append(f.collections, c)
 	f.cas = Cassette{OpenedAt: c.ClosedAt, Capacity: f.cas.Capacity}
 	return c, nil
+}
+func (f *fakeBackend) Reconcile(_ context.Context, ref string, counted []kiosk.BillCount, actor string) (Reconciliation, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reconciles = append(f.reconciles, ref+" "+kiosk.FormatBillCounts(counted)+" by "+actor)
+	if f.reconcile != nil {
+		return *f.reconcile, nil
+	}
+	return Reconciliation{Collection: ref, Counted: counted}, nil
 }
 func (f *fakeBackend) CycleAcceptor(context.Context) error {
 	f.mu.Lock()
@@ -299,6 +324,7 @@ type fakeSnap struct {
 	endCalls            int
 	maintCalls          int
 	cycles              int
+	reconciles          []string
 }
 
 func (f *fakeBackend) snap() fakeSnap {
@@ -307,5 +333,6 @@ func (f *fakeBackend) snap() fakeSnap {
 	return fakeSnap{
 		doorOpen: f.doorOpen, doorAlarm: f.doorAlarm, state: f.svc.State, maintenance: f.svc.Maintenance,
 		manual: f.manual, collections: slices.Clone(f.collections), endCalls: f.endCalls, maintCalls: f.maintCalls, cycles: f.cycles,
+		reconciles: slices.Clone(f.reconciles),
 	}
 }

@@ -42,9 +42,18 @@ type StatusReport struct {
 	Bank        BankReport         `json:"bank"`
 	Disk        DiskReport         `json:"disk"`
 	// Ledger is "ok", or why the ledger cannot be read.
-	Ledger   string   `json:"ledger"`
-	Warnings []string `json:"warnings"`
+	Ledger string `json:"ledger"`
+	// Recovered are the top-ups completed at start-up after a power cut in
+	// the last recoveredWithin, newest first: the customer saw no receipt.
+	Recovered []topUpView `json:"recovered"`
+	Warnings  []string    `json:"warnings"`
 }
+
+// Recovered top-ups in the status: how recent, and how many at most.
+const (
+	recoveredWithin = 7 * 24 * time.Hour
+	recoveredListed = 5
+)
 
 // DoorReport is the service door in the status.
 type DoorReport struct {
@@ -160,6 +169,17 @@ func (c *Console) Status(ctx context.Context) StatusReport {
 		r.Queue = qr
 	}
 
+	r.Recovered = []topUpView{}
+	if rec, err := c.b.Recovered(ctx, recoveredListed); err != nil {
+		ledgerErr(err)
+	} else {
+		for _, t := range rec {
+			if now.Sub(t.CompletedAt) <= recoveredWithin {
+				r.Recovered = append(r.Recovered, viewTopUp(t, Delivery{}))
+			}
+		}
+	}
+
 	bank := c.b.Bank()
 	r.Bank = BankReport{
 		Known: bank.Known, Reachable: bank.Reachable, LastSuccess: optTime(bank.LastSuccess),
@@ -219,11 +239,7 @@ func runStatus(x *invocation) int {
 	}
 	line("door", "%s", door)
 	a := r.Acceptor
-	ready := "not ready"
-	if a.Ready {
-		ready = "ready"
-	}
-	line("acceptor", "%s %s, serial %s, %s, %s", a.Protocol, a.Model, a.Serial, a.State, ready)
+	line("acceptor", "%s", acceptorSummary(a, r.StartedAt))
 	if n := len(a.LastErrors); n > 0 {
 		line("", "last error: %s", clean(a.LastErrors[n-1], 90))
 	}
@@ -267,11 +283,54 @@ func runStatus(x *invocation) int {
 		line("disk", "%s free of %s in %s", fmtBytes(r.Disk.FreeBytes), fmtBytes(r.Disk.TotalBytes), r.Disk.Path)
 	}
 	line("ledger", "%s", r.Ledger)
+	for i, t := range r.Recovered {
+		label := ""
+		if i == 0 {
+			label = "recovered"
+		}
+		line(label, "receipt %d, %s to %s, completed at start-up at %s after a power cut",
+			t.ReceiptNo, t.Amount, t.Phone, fmtTime(t.CompletedAt))
+	}
 	tw.Flush()
 	for _, w := range r.Warnings {
 		x.printf("WARNING: %s\n", w)
 	}
 	return ExitOK
+}
+
+// neverAnswered reports an acceptor that has not told its model or serial
+// since kioskd started: the driver learns both at the first answer.
+func neverAnswered(a kiosk.AcceptorInfo) bool {
+	return !a.Ready && a.Model == "" && a.Serial == ""
+}
+
+// acceptorSummary is the acceptor in one line of status: what it is and
+// how it is, or, for one that never answered, since when it is silent.
+func acceptorSummary(a kiosk.AcceptorInfo, started time.Time) string {
+	port := a.Port
+	if port == "" {
+		port = "its port"
+	}
+	if neverAnswered(a) {
+		return fmt.Sprintf("%s: no answer from %s since %s (kioskd's start): check its cable and power, and acceptor.port", a.Protocol, port, fmtTime(started))
+	}
+	parts := []string{strings.TrimSpace(a.Protocol + " " + a.Model)}
+	if a.Serial != "" {
+		parts = append(parts, "serial "+a.Serial)
+	}
+	if a.State != "" {
+		parts = append(parts, a.State)
+	}
+	if a.Ready {
+		parts = append(parts, "ready")
+	} else {
+		parts = append(parts, "not ready")
+	}
+	s := strings.Join(parts, ", ")
+	if a.Port != "" {
+		s += " on " + a.Port
+	}
+	return s
 }
 
 // queue
@@ -438,9 +497,19 @@ func runReview(x *invocation) int {
 		for i, t := range rv.TopUps {
 			tops[i] = viewTopUp(t.TopUp, t.Delivery)
 		}
-		return x.emitJSON(map[string]any{"bills": viewBills(rv.Bills), "topups": tops})
+		sessions := make([]map[string]any, len(rv.Sessions))
+		for i, u := range rv.Sessions {
+			var top any
+			if u.TopUp != nil {
+				v := viewTopUp(*u.TopUp, Delivery{})
+				top = &v
+			}
+			sessions[i] = map[string]any{"session_id": u.SessionID, "phone": u.Phone.Masked(), "opened_at": u.OpenedAt.UTC(),
+				"topup": top, "uncertain": viewBills(u.Uncertain)}
+		}
+		return x.emitJSON(map[string]any{"bills": viewBills(rv.Bills), "topups": tops, "sessions": sessions})
 	}
-	if len(rv.Bills) == 0 && len(rv.TopUps) == 0 {
+	if len(rv.Bills) == 0 && len(rv.TopUps) == 0 && len(rv.Sessions) == 0 {
 		x.printf("Nothing to review.\n")
 		return ExitOK
 	}
@@ -453,6 +522,25 @@ func runReview(x *invocation) int {
 				v = "value unknown"
 			}
 			fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", b.ID, v, b.State, fmtTime(b.At))
+		}
+		tw.Flush()
+	}
+	if len(rv.Sessions) > 0 {
+		x.printf("Customers' sessions a power cut left with uncertain bills (the customer may\nask about them; the bills are counted at the next collection):\n")
+		tw := tabwriter.NewWriter(x.t, 0, 0, 2, ' ', 0)
+		for _, u := range rv.Sessions {
+			top := "no top-up"
+			if u.TopUp != nil {
+				top = fmt.Sprintf("receipt %d, %s", u.TopUp.ReceiptNo, u.TopUp.Amount)
+				if u.TopUp.Recovered {
+					top += " recovered at start-up"
+				}
+			}
+			vals := make([]string, len(u.Uncertain))
+			for i, b := range u.Uncertain {
+				vals[i] = b.Value.String()
+			}
+			fmt.Fprintf(tw, "  %s\t%s\topened %s\t%s\tuncertain: %s\n", u.SessionID, u.Phone.Masked(), fmtTime(u.OpenedAt), top, strings.Join(vals, ", "))
 		}
 		tw.Flush()
 	}

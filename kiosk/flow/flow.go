@@ -32,7 +32,11 @@ type Config struct {
 	// how long the bank has to answer a wallet lookup (5 s).
 	PhoneTimeout, InsertTimeout, DoneTimeout, LookupTimeout time.Duration
 	// RecoveryWait is how long to wait at start for the acceptor's power-up
-	// report before recovering an interrupted session without it (30 s).
+	// report before recovering an interrupted session without it (2 min). It
+	// must cover the driver's worst case from start to that report: a CCNET
+	// unit found mid-bill settles for up to 30 s, then INITIALIZE may last
+	// 40 s, after a reconnect back-off of up to 10 s. A report later still is
+	// matched against the bills recovery left uncertain (Ledger.SettleLate).
 	RecoveryWait time.Duration
 	// SettleWait is how long completing waits for a bill the acceptor was
 	// told to stack before it gives up waiting and leaves the session open
@@ -48,7 +52,7 @@ const (
 	DefaultInsertTimeout = 90 * time.Second
 	DefaultDoneTimeout   = 10 * time.Second
 	DefaultLookupTimeout = 5 * time.Second
-	DefaultRecoveryWait  = 30 * time.Second
+	DefaultRecoveryWait  = 2 * time.Minute
 	DefaultSettleWait    = 30 * time.Second
 	DefaultOfflineCount  = 500
 )
@@ -168,10 +172,20 @@ type Flow struct {
 	lookupCancel context.CancelFunc
 	lookupDone   chan struct{}
 
-	awaitPowerUp    bool
+	awaitPowerUp bool
+	// lateReport: recovery at start ran without the acceptor's power-up
+	// report; the first report that still comes settles what it left
+	// uncertain.
+	lateReport      bool
 	recoveryPending bool
-	recoveryReport  *kiosk.PowerUpReport
-	readySeen       bool
+	// strays are bills the acceptor stacked with no session open whose
+	// suspense record the ledger failed to take; the probe records them.
+	strays []stray
+	// stopping: ctx ended; the acceptor stays disabled while the last bill
+	// settles.
+	stopping       bool
+	recoveryReport *kiosk.PowerUpReport
+	readySeen      bool
 
 	screen     kiosk.Screen
 	shown      bool
@@ -216,9 +230,11 @@ func randomID() string {
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
-// Run owns the state until ctx ends. It then disables the acceptor and
-// returns nil, settling nothing more: a session left open is completed by the
-// next start's recovery.
+// Run owns the state until ctx ends. It then disables the acceptor and, as
+// PAY does, waits (up to SettleWait) for a bill told to stack to be
+// reported, so that the ledger records where it went; then it returns nil.
+// A session left open is completed by the next start's recovery. Events the
+// acceptor reports after that are Drain's.
 func (f *Flow) Run(ctx context.Context) error {
 	if f.d.Clock == nil || f.d.Acceptor == nil || f.d.Ledger == nil || f.d.Wallets == nil || f.d.Display == nil {
 		return errors.New("flow: Deps needs Clock, Acceptor, Ledger, Wallets and Display")

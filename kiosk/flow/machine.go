@@ -70,7 +70,9 @@ func (f *Flow) derive(in input) kiosk.State {
 		if f.awaitPowerUp {
 			f.log.Warn("acceptor sent no power-up report in time; recovering the interrupted session without it",
 				"waited", f.cfg.RecoveryWait)
-			f.recover(nil)
+			if _, ok := f.recover(nil); ok {
+				f.lateReport = true
+			}
 		}
 	case inControl:
 		return f.onControl()
@@ -480,16 +482,33 @@ func stopTimer(t *kiosk.Timer) {
 
 func (f *Flow) now() time.Time { return f.d.Clock.Now() }
 
-// notice is a one-off message shown in one state for a few seconds.
+// notice is a one-off message shown in one state for a few seconds. It
+// belongs to the event that caused it: once the session takes another bill
+// or its total changes, it is about an older bill and no longer shown, so a
+// refusal never stays up over the next, accepted note.
 type notice struct {
 	state kiosk.State
 	lines []text
+	sess  *session
+	seq   int
+	total kiosk.Money
+}
+
+// current reports whether the notice still speaks of the screen's moment.
+func (n notice) current(state kiosk.State, s *session) bool {
+	if n.state != state || len(n.lines) == 0 || n.sess != s {
+		return false
+	}
+	return s == nil || (n.seq == s.seq && n.total == s.total)
 }
 
 func (f *Flow) showNotice(lines ...text) { f.showNoticeIn(f.state, lines...) }
 
 func (f *Flow) showNoticeIn(s kiosk.State, lines ...text) {
-	f.notice = notice{state: s, lines: lines}
+	f.notice = notice{state: s, lines: lines, sess: f.sess}
+	if f.sess != nil {
+		f.notice.seq, f.notice.total = f.sess.seq, f.sess.total
+	}
 	stopTimer(&f.noticeT)
 	f.noticeT = f.d.Clock.NewTimer(noticeFor)
 }
@@ -502,16 +521,63 @@ func (f *Flow) clearNotice() {
 // shutdown leaves the acceptor inert; it runs after ctx ended, so the
 // command gets a context of its own.
 func (f *Flow) shutdown() {
+	// The ledger must still take what the acceptor reports from here on.
+	f.ctx = context.WithoutCancel(f.ctx)
+	f.stopping = true
 	f.cancelLookup()
 	for _, t := range []*kiosk.Timer{&f.stateT, &f.noticeT, &f.probeT, &f.recoveryT} {
 		stopTimer(t)
 	}
 	f.setLight(false)
-	if err := f.d.Acceptor.Disable(context.WithoutCancel(f.ctx)); err != nil {
+	if err := f.d.Acceptor.Disable(f.ctx); err != nil {
 		f.log.Warn("acceptor disable at shutdown failed", "err", err)
 	}
 	f.acceptorOn, f.enabledSet = false, nil
+	if f.sess != nil && f.hasInflight(f.sess) {
+		f.log.Info("stopping: waiting for the bill in flight to be reported", "session", f.sess.ID, "wait", f.cfg.SettleWait)
+		t := f.d.Clock.NewTimer(f.cfg.SettleWait)
+	wait:
+		for f.sess != nil && f.hasInflight(f.sess) && f.events != nil {
+			select {
+			case ev, ok := <-f.events:
+				if !ok {
+					f.events = nil
+					break wait
+				}
+				f.step(input{kind: inEvent, ev: ev})
+			case <-t.C():
+				f.log.Warn("stopping without the bill's report; the next start settles it from the acceptor's power-up report")
+				break wait
+			}
+		}
+		t.Stop()
+	}
 	f.log.Info("flow stopped", "state", f.state.String())
+}
+
+// Drain hands the flow the acceptor's events that remain once Run has
+// returned, until the acceptor (closed by the caller) closes its Events, or
+// ctx ends. Each is recorded as Run would: a bill reported stacked at the
+// last moment is in the ledger before the daemon exits. It does nothing
+// while Run is still running.
+func (f *Flow) Drain(ctx context.Context) {
+	select {
+	case <-f.stopped:
+	default:
+		return
+	}
+	for f.events != nil {
+		select {
+		case ev, ok := <-f.events:
+			if !ok {
+				return
+			}
+			f.log.Info("acceptor event after stop", "event", ev.Kind.String(), "value", ev.Value.String())
+			f.step(input{kind: inEvent, ev: ev})
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // start runs before the loop: the acceptor is made inert, and a session a

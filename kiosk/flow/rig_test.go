@@ -104,6 +104,9 @@ func (r *rig) shutdown() {
 	}
 	r.stop()
 	r.stop = nil
+	// As kioskd does: a flow stopping with a bill in flight waits for the
+	// acceptor, which then closes.
+	r.acc.Close()
 	select {
 	case err := <-r.done:
 		if err != nil {

@@ -80,18 +80,42 @@ func (f *Flow) render() kiosk.Screen {
 	}
 	// A notice takes the lines above the bottom hint (or, with two lines,
 	// the bottom two).
-	if f.notice.state == f.state && len(f.notice.lines) > 0 {
-		switch len(f.notice.lines) {
-		case 1:
-			lines[2] = t(f.notice.lines[0])
-		default:
+	if f.notice.current(f.state, f.sess) {
+		switch {
+		case len(f.notice.lines) > 1:
 			lines[2], lines[3] = t(f.notice.lines[0]), t(f.notice.lines[1])
+		case f.roomNote() > 0:
+			lines[2], lines[3] = t(f.notice.lines[0]), fmt.Sprintf(t(tCanAdd), f.roomNote())
+		default:
+			lines[2] = t(f.notice.lines[0])
 		}
 	}
 	for i := range lines {
 		lines[i] = fit(lines[i])
 	}
 	return kiosk.Screen{State: f.state, Lang: l, Lines: lines}
+}
+
+// roomNote is how much more cash fits, to be told with a refused note when
+// the maximum is what refused it: room is left, yet less than the largest
+// note the acceptor takes. 0 means there is nothing worth saying.
+func (f *Flow) roomNote() kiosk.Money {
+	if f.state != kiosk.StateInsertCash || f.sess == nil || f.noRoom || len(f.notice.lines) != 1 || f.d.Acceptor == nil {
+		return 0
+	}
+	if n := f.notice.lines[0]; n != tRejected && n != tOverMax {
+		return 0
+	}
+	room := f.cfg.MaxAmount - f.committed(f.sess)
+	if room <= 0 {
+		return 0
+	}
+	for _, d := range f.d.Acceptor.Info().Denominations {
+		if d > room {
+			return room
+		}
+	}
+	return 0
 }
 
 // publish shows the screen if it changed and refreshes the status snapshot.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"tolem/kiosk"
 )
@@ -30,10 +31,11 @@ type unmarked struct {
 // bill is a bill between the acceptor's escrow report and its stacked or
 // returned report. sess is nil for a bill the kiosk decided to return.
 type bill struct {
-	rec       kiosk.BillRecord
-	sess      *session
-	recorded  bool
-	stackSent bool
+	rec        kiosk.BillRecord
+	sess       *session
+	recorded   bool
+	stackSent  bool
+	stackTaken bool
 }
 
 // committed is what the session holds or is about to hold: the maximum
@@ -102,6 +104,10 @@ func fitting(denoms []kiosk.Money, room kiosk.Money) []kiosk.Money {
 // disables it when none does (the screen then asks for PAY).
 func (f *Flow) enableFitting() {
 	if f.state != kiosk.StateInsertCash || f.sess == nil {
+		return
+	}
+	if f.stopping {
+		f.disableAcceptor()
 		return
 	}
 	denoms := f.d.Acceptor.Info().Denominations
@@ -314,6 +320,18 @@ func (f *Flow) probeLedger() {
 		f.probeT = f.d.Clock.NewTimer(probeEvery)
 		return
 	}
+	for len(f.strays) > 0 {
+		st := f.strays[0]
+		if err := f.d.Ledger.RecordSuspense(f.ctx, st.value, st.at); err != nil {
+			f.log.Warn("ledger still not taking a stray bill", "value", st.value.String(), "err", err)
+			f.probeT = f.d.Clock.NewTimer(probeEvery)
+			return
+		}
+		f.strays = f.strays[1:]
+		f.log.Info("stray bill recorded in suspense after the ledger came back", "value", st.value.String())
+		f.audit("suspense_bill", fmt.Sprintf("a %s bill was reported stacked with no session open at %s; it is in suspense until the next collection",
+			st.value, st.at.UTC().Format(time.RFC3339)))
+	}
 	if f.recoveryPending && !f.awaitPowerUp {
 		if _, ok := f.recover(f.recoveryReport); !ok {
 			return
@@ -337,6 +355,8 @@ func (f *Flow) onEvent(ev kiosk.AcceptorEvent) kiosk.State {
 		return f.onPowerUp(ev)
 	case kiosk.EventEscrow:
 		return f.onEscrow(ev)
+	case kiosk.EventStacking:
+		f.onStacking(ev)
 	case kiosk.EventStacked:
 		return f.onStacked(ev)
 	case kiosk.EventReturned:
@@ -393,6 +413,18 @@ func (f *Flow) onPowerUp(ev kiosk.AcceptorEvent) kiosk.State {
 	if f.awaitPowerUp {
 		f.recover(rep)
 		return f.state
+	}
+	if f.lateReport {
+		f.lateReport = false
+		if f.sess == nil || !f.hasInflight(f.sess) {
+			// Recovery at start gave up waiting for this report: the bills it
+			// left uncertain are settled by it, and a bill in the stacker is
+			// theirs before it is anyone else's.
+			f.setLight(false)
+			f.acceptorOn, f.enabledSet = false, nil
+			f.settleLate(rep)
+			return f.state
+		}
 	}
 	// The device restarted inhibited; EventReady re-enables it in
 	// insert_cash.
@@ -466,6 +498,48 @@ func (f *Flow) recover(p *kiosk.PowerUpReport) (*kiosk.TopUp, bool) {
 	f.checkQueue()
 	f.updateStarting()
 	return mine, true
+}
+
+// settleLate applies a power-up report that came after the start's recovery
+// had run without one.
+func (f *Flow) settleLate(p *kiosk.PowerUpReport) {
+	rep, err := f.d.Ledger.SettleLate(f.ctx, p, f.now())
+	if err != nil {
+		f.ledgerFailed("settle late power-up report", err)
+		return
+	}
+	f.log.Info("late power-up report applied", "bill_at", p.BillAt.String(), "value", p.Value.String(),
+		"stacked", rep.Stacked, "returned", rep.Returned, "uncertain", rep.Uncertain, "suspense", rep.Suspense)
+	for _, t := range rep.TopUps {
+		f.log.Info("follow-up top-up for a bill found in the cassette", "receipt", t.ReceiptNo,
+			"amount", t.Amount.String(), "phone", t.Phone.Masked())
+	}
+	f.checkQueue()
+}
+
+// stray is a bill stacked with no session open, not yet in the ledger.
+type stray struct {
+	value kiosk.Money
+	at    time.Time
+}
+
+// onStacking records that the acceptor took STACK for the bill told to
+// stack: should power fail before its stacked report, a device that then
+// reports nothing is proof the bill is in the cassette.
+func (f *Flow) onStacking(ev kiosk.AcceptorEvent) {
+	for _, b := range f.pending {
+		if !b.recorded || !b.stackSent || b.stackTaken || (ev.Value != 0 && b.rec.Value != ev.Value) {
+			continue
+		}
+		b.stackTaken = true
+		if err := f.d.Ledger.MarkStacking(f.ctx, b.rec.ID, f.now()); err != nil {
+			// Not replayed: its stacked report supersedes it, and without
+			// it recovery can only call the bill uncertain, never lose it.
+			f.ledgerFailed("mark stacking", err)
+		}
+		return
+	}
+	f.log.Warn("acceptor took STACK for a bill the kiosk did not tell it to stack", "value", ev.Value.String())
 }
 
 func (f *Flow) returnBill(v kiosk.Money) {
@@ -577,10 +651,15 @@ func (f *Flow) strayStacked(v kiosk.Money) kiosk.State {
 	if s == nil {
 		f.log.Error("acceptor stacked a bill with no session open; keeping it in suspense for the next collection",
 			"value", v.String())
-		f.audit("suspense_bill", fmt.Sprintf("a %s bill was reported stacked with no session open; it is in suspense until the next collection", v))
-		if err := f.d.Ledger.RecordSuspense(f.ctx, v, f.now()); err != nil {
+		st := stray{value: v, at: f.now()}
+		if err := f.d.Ledger.RecordSuspense(f.ctx, st.value, st.at); err != nil {
+			// Kept until the probe finds the ledger writable again: the
+			// bill is in the cassette whatever the disk says.
+			f.strays = append(f.strays, st)
 			f.ledgerFailed("record suspense", err)
+			return f.state
 		}
+		f.audit("suspense_bill", fmt.Sprintf("a %s bill was reported stacked with no session open; it is in suspense until the next collection", v))
 		return f.state
 	}
 	s.seq++

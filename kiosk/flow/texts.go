@@ -45,6 +45,7 @@ const (
 	tRejected
 	tOverMax
 	tNoRefund
+	tCanAdd // %s: how much more fits under the maximum
 
 	tCompleting
 	tProcessing
@@ -100,6 +101,7 @@ var texts = map[text][3]string{
 	tRejected:    {"Купюра не принята", "Банкнот қабылданбады", "Bill not accepted"},
 	tOverMax:     {"Сверх максимума", "Шектен асады", "Over the maximum"},
 	tNoRefund:    {"Возврат невозможен", "Қайтару мүмкін емес", "No cash refunds"},
+	tCanAdd:      {"Можно ещё %s", "Тағы %s сыяды", "Up to %s more"},
 
 	// completing.
 	tCompleting: {"Подождите...", "Күте тұрыңыз...", "Please wait..."},

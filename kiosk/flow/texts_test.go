@@ -4,13 +4,24 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"tolem/kiosk"
+	"tolem/kiosk/kiosktest"
 )
 
 var langs = []kiosk.Lang{kiosk.LangRU, kiosk.LangKK, kiosk.LangEN}
+
+// note is the notice the flow would show now.
+func note(f *Flow, lines ...text) notice {
+	n := notice{state: f.state, lines: lines, sess: f.sess}
+	if f.sess != nil {
+		n.seq, n.total = f.sess.seq, f.sess.total
+	}
+	return n
+}
 
 // TestScreensFit renders every state in every language with the widest
 // content a customer can meet, and checks that no line passes 20
@@ -29,10 +40,10 @@ func TestScreensFit(t *testing.T) {
 		kiosk.StateEnterPhone: {
 			{"empty", func(f *Flow) {}},
 			{"full", func(f *Flow) { f.digits = "7011234567" }},
-			{"need ten", func(f *Flow) { f.digits = "701"; f.notice = notice{f.state, []text{tNeedTen}} }},
-			{"bad number", func(f *Flow) { f.digits = "7271234567"; f.notice = notice{f.state, []text{tBadNumber}} }},
-			{"not found", func(f *Flow) { f.digits = "7011234567"; f.notice = notice{f.state, []text{tNotFound}} }},
-			{"mismatch", func(f *Flow) { f.notice = notice{f.state, []text{tMismatch}} }},
+			{"need ten", func(f *Flow) { f.digits = "701"; f.notice = note(f, tNeedTen) }},
+			{"bad number", func(f *Flow) { f.digits = "7271234567"; f.notice = note(f, tBadNumber) }},
+			{"not found", func(f *Flow) { f.digits = "7011234567"; f.notice = note(f, tNotFound) }},
+			{"mismatch", func(f *Flow) { f.notice = note(f, tMismatch) }},
 		},
 		kiosk.StateLookup: {{"plain", func(f *Flow) { f.phone = "+77011234567" }}},
 		kiosk.StateConfirm: {
@@ -45,18 +56,24 @@ func TestScreensFit(t *testing.T) {
 		kiosk.StateConfirmOffline: {
 			{"empty", func(f *Flow) {}},
 			{"full", func(f *Flow) { f.digits2 = "7011234567" }},
-			{"need ten", func(f *Flow) { f.notice = notice{f.state, []text{tNeedTen}} }},
+			{"need ten", func(f *Flow) { f.notice = note(f, tNeedTen) }},
 		},
 		kiosk.StateInsertCash: {
 			{"empty", func(f *Flow) { f.sess = sess(0) }},
 			{"some", func(f *Flow) { f.sess = sess(kiosk.Tenge(12500)) }},
 			{"199 800", func(f *Flow) { f.sess = sess(kiosk.Tenge(199800)) }},
 			{"max", func(f *Flow) { f.sess = sess(kiosk.Tenge(200000)); f.noRoom = true }},
-			{"rejected", func(f *Flow) { f.sess = sess(kiosk.Tenge(200000)); f.notice = notice{f.state, []text{tRejected}} }},
-			{"over max", func(f *Flow) { f.sess = sess(kiosk.Tenge(195000)); f.notice = notice{f.state, []text{tOverMax}} }},
+			{"rejected", func(f *Flow) { f.sess = sess(kiosk.Tenge(200000)); f.notice = note(f, tRejected) }},
+			{"over max", func(f *Flow) { f.sess = sess(kiosk.Tenge(195000)); f.notice = note(f, tOverMax) }},
+			{"refused, 19 800 more fits", func(f *Flow) {
+				f.cfg.MaxAmount = kiosk.Tenge(200000)
+				f.d.Acceptor = kiosktest.NewFakeAcceptor(kiosktest.NewFakeClock(time.Time{}))
+				f.sess = sess(kiosk.Tenge(180200))
+				f.notice = note(f, tRejected)
+			}},
 			{"no refund", func(f *Flow) {
 				f.sess = sess(kiosk.Tenge(195000))
-				f.notice = notice{f.state, []text{tNoRefund, tPressPay}}
+				f.notice = note(f, tNoRefund, tPressPay)
 			}},
 		},
 		kiosk.StateCompleting: {{"max", func(f *Flow) { f.sess = sess(kiosk.Tenge(200000)) }}},
@@ -208,5 +225,48 @@ func TestFit(t *testing.T) {
 		if got := fit(in); got != want {
 			t.Errorf("fit(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// A note refused near the maximum says how much more fits, in each
+// language; the notice is gone once the next bill is taken or the total
+// changes, so it never stands over an accepted note.
+func TestRefusalNotice(t *testing.T) {
+	f := New(Config{MaxAmount: kiosk.Tenge(200000)}, Deps{Acceptor: kiosktest.NewFakeAcceptor(kiosktest.NewFakeClock(time.Time{}))})
+	f.state = kiosk.StateInsertCash
+	f.sess = &session{Session: kiosk.Session{ID: "s"}, total: kiosk.Tenge(190000), counts: map[kiosk.Money]int{}}
+	f.notice = note(f, tRejected)
+	for _, tc := range []struct {
+		lang   kiosk.Lang
+		l2, l3 string
+	}{
+		{kiosk.LangRU, "Купюра не принята", "Можно ещё " + kiosk.Tenge(10000).String()},
+		{kiosk.LangKK, "Банкнот қабылданбады", "Тағы " + kiosk.Tenge(10000).String() + " сыяды"},
+		{kiosk.LangEN, "Bill not accepted", "Up to " + kiosk.Tenge(10000).String() + " more"},
+	} {
+		f.lang = tc.lang
+		scr := f.render()
+		if scr.Lines[2] != tc.l2 || scr.Lines[3] != tc.l3 {
+			t.Errorf("%s: refused at 190 000 shows %q, want %q / %q", tc.lang, scr.Lines, tc.l2, tc.l3)
+		}
+	}
+
+	// Far from the maximum a refusal is only a refusal.
+	f.lang = kiosk.LangEN
+	f.sess.total = kiosk.Tenge(5000)
+	f.notice = note(f, tRejected)
+	if scr := f.render(); scr.Lines[2] != "Bill not accepted" || scr.Lines[3] != "OK - PAY" {
+		t.Errorf("refused at 5 000 shows %q", scr.Lines)
+	}
+
+	// The next bill taken, then the total changing, each end the notice.
+	f.sess.seq++
+	if scr := f.render(); scr.Lines[2] == "Bill not accepted" {
+		t.Errorf("refusal still shown after the next bill was taken: %q", scr.Lines)
+	}
+	f.notice = note(f, tRejected)
+	f.sess.total += kiosk.Tenge(1000)
+	if scr := f.render(); scr.Lines[2] == "Bill not accepted" {
+		t.Errorf("refusal still shown after the total changed: %q", scr.Lines)
 	}
 }

@@ -22,13 +22,14 @@ const (
 	OpCloseSession    = "CloseSession"
 	OpPendingRecovery = "PendingRecovery"
 	OpRecover         = "Recover"
+	OpSettleLate      = "SettleLate"
 	OpQueue           = "Queue"
 	OpAudit           = "Audit"
 	OpRecordSuspense  = "RecordSuspense"
 )
 
 var writeOps = []string{OpOpenSession, OpRecordEscrow, OpMarkStacking, OpMarkStacked, OpMarkReturned,
-	OpCompleteTopUp, OpCloseSession, OpRecover, OpAudit}
+	OpCompleteTopUp, OpCloseSession, OpRecover, OpSettleLate, OpAudit}
 
 // LedgerSession is a session as the FakeLedger holds it.
 type LedgerSession struct {
@@ -55,6 +56,8 @@ type FakeLedger struct {
 	receipt  int64
 	queue    *kiosk.QueueStats
 	recovers []*kiosk.PowerUpReport
+	lates    []*kiosk.PowerUpReport
+	noReport map[string]bool // bills the last Recover without a report left uncertain
 }
 
 // NewFakeLedger returns an empty ledger.
@@ -63,6 +66,7 @@ func NewFakeLedger() *FakeLedger {
 		sessions: map[string]*LedgerSession{},
 		bills:    map[string]*kiosk.BillRecord{},
 		fail:     map[string]bool{},
+		noReport: map[string]bool{},
 	}
 }
 
@@ -316,33 +320,17 @@ func (l *FakeLedger) Recover(_ context.Context, p *kiosk.PowerUpReport, at time.
 		l.recovers = append(l.recovers, nil)
 	}
 	var rep kiosk.RecoveryReport
-	stackerUsed := false
-	// The device holds one bill at most: the newest escrowed bill is the one
-	// the report speaks of.
+	var escrowed []*kiosk.BillRecord // newest first
 	for i := len(l.billList) - 1; i >= 0; i-- {
-		b := l.bills[l.billList[i]]
-		if b.State != kiosk.BillEscrowed {
-			continue
-		}
-		switch {
-		case p != nil && !stackerUsed && p.BillAt == kiosk.BillInStacker && (p.Value == 0 || p.Value == b.Value):
-			b.State, b.At = kiosk.BillStacked, at
-			rep.Stacked++
-			stackerUsed = true
-		case p != nil && !stackerUsed && p.BillAt == kiosk.BillInValidator && (p.Value == 0 || p.Value == b.Value):
-			b.State, b.At = kiosk.BillReturned, at
-			rep.Returned++
-			stackerUsed = true
-		default:
-			b.State, b.At = kiosk.BillUncertain, at
-			rep.Uncertain++
+		if b := l.bills[l.billList[i]]; b.State == kiosk.BillEscrowed {
+			escrowed = append(escrowed, b)
 		}
 	}
-	if p != nil && p.BillAt == kiosk.BillInStacker && !stackerUsed {
-		id := fmt.Sprintf("suspense-%d", len(l.billList)+1)
-		l.bills[id] = &kiosk.BillRecord{ID: id, Value: p.Value, State: kiosk.BillSuspense, At: at}
-		l.billList = append(l.billList, id)
-		rep.Suspense++
+	l.settleLocked(p, escrowed, at, &rep, nil)
+	if p == nil {
+		for _, b := range escrowed {
+			l.noReport[b.ID] = true
+		}
 	}
 	for _, id := range l.order {
 		s := l.sessions[id]
@@ -358,6 +346,98 @@ func (l *FakeLedger) Recover(_ context.Context, p *kiosk.PowerUpReport, at time.
 		rep.Emptied++
 	}
 	return rep, nil
+}
+
+// settleLocked applies p to bills (newest first) as the ledger does: the
+// newest is the one the device may hold; older ones left it stacked if STACK
+// was taken for them. found, when not nil, collects the bills found stacked
+// instead of marking them.
+func (l *FakeLedger) settleLocked(p *kiosk.PowerUpReport, bills []*kiosk.BillRecord, at time.Time, rep *kiosk.RecoveryReport, found *[]*kiosk.BillRecord) {
+	set := func(b *kiosk.BillRecord, st kiosk.BillState) {
+		switch st {
+		case kiosk.BillStacked:
+			rep.Stacked++
+			if found != nil {
+				*found = append(*found, b)
+				return
+			}
+		case kiosk.BillReturned:
+			rep.Returned++
+		case kiosk.BillUncertain:
+			rep.Uncertain++
+		}
+		b.State, b.At = st, at
+	}
+	for i, b := range bills {
+		st := kiosk.BillUncertain
+		switch {
+		case p == nil:
+		case i > 0:
+			if !b.StackAt.IsZero() {
+				st = kiosk.BillStacked
+			}
+		case p.BillAt == kiosk.BillInStacker && (p.Value == 0 || p.Value == b.Value):
+			st = kiosk.BillStacked
+		case p.BillAt == kiosk.BillInValidator:
+			st = kiosk.BillReturned
+		case p.BillAt == kiosk.BillNowhere && !b.StackAt.IsZero():
+			st = kiosk.BillStacked
+		}
+		set(b, st)
+	}
+	stackerUsed := len(bills) > 0 && p != nil && p.BillAt == kiosk.BillInStacker && (p.Value == 0 || p.Value == bills[0].Value)
+	if p != nil && p.BillAt == kiosk.BillInStacker && !stackerUsed {
+		id := fmt.Sprintf("suspense-%d", len(l.billList)+1)
+		l.bills[id] = &kiosk.BillRecord{ID: id, Value: p.Value, State: kiosk.BillSuspense, At: at}
+		l.billList = append(l.billList, id)
+		rep.Suspense++
+	}
+}
+
+// SettleLate applies a late power-up report to the bills the last Recover
+// without a report left uncertain; those found stacked are credited as
+// reconciled follow-up top-ups.
+func (l *FakeLedger) SettleLate(_ context.Context, p *kiosk.PowerUpReport, at time.Time) (kiosk.RecoveryReport, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.begin(OpSettleLate); err != nil {
+		return kiosk.RecoveryReport{}, err
+	}
+	var rep kiosk.RecoveryReport
+	if p == nil {
+		return rep, nil
+	}
+	c := *p
+	l.lates = append(l.lates, &c)
+	var waiting []*kiosk.BillRecord
+	for i := len(l.billList) - 1; i >= 0; i-- {
+		if b := l.bills[l.billList[i]]; l.noReport[b.ID] && b.State == kiosk.BillUncertain {
+			waiting = append(waiting, b)
+		}
+	}
+	l.noReport = map[string]bool{}
+	var found []*kiosk.BillRecord
+	l.settleLocked(p, waiting, at, &rep, &found)
+	for _, b := range found {
+		s := l.sessions[b.SessionID]
+		l.receipt++
+		t := kiosk.TopUp{
+			ID: fmt.Sprintf("topup-%d", l.receipt), ReceiptNo: l.receipt, SessionID: b.SessionID + "/r",
+			Phone: s.Phone, Amount: b.Value, Bills: []kiosk.BillCount{{Value: b.Value, Count: 1}},
+			CreatedAt: at, CompletedAt: at, Sync: kiosk.SyncUnsent, Recovered: true, Reconciled: true,
+		}
+		b.State, b.At = kiosk.BillStacked, at
+		l.topups = append(l.topups, t)
+		rep.TopUps = append(rep.TopUps, t)
+	}
+	return rep, nil
+}
+
+// Lates returns the reports SettleLate was given, in order.
+func (l *FakeLedger) Lates() []*kiosk.PowerUpReport {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.lates)
 }
 
 // Queue counts the unsent top-ups, or answers what SetQueue fixed.

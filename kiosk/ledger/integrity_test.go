@@ -114,7 +114,7 @@ func TestReconcileCollection(t *testing.T) {
 		t.Fatalf("collection has %d uncertain bills, want 3", c.Period.Uncertain)
 	}
 
-	counted, err := ledger.ParseCount("500:1, 1000:1 2000:1")
+	counted, err := kiosk.ParseBillCounts("500:1, 1000:1 2000:1")
 	must(t, err)
 	rec, err := l.Reconcile(ctx, "PLB-1", counted, "t01", t0.Add(2*time.Hour))
 	must(t, err)
@@ -129,7 +129,7 @@ func TestReconcileCollection(t *testing.T) {
 	}
 
 	// The count centre's recount later: both 2000s are there.
-	counted, err = ledger.ParseCount("500:1,1000:1,2000:2")
+	counted, err = kiosk.ParseBillCounts("500:1,1000:1,2000:2")
 	must(t, err)
 	rec, err = l.Reconcile(ctx, "last", counted, "t01", t0.Add(3*time.Hour))
 	must(t, err)
@@ -148,13 +148,13 @@ func TestReconcileCollection(t *testing.T) {
 	}
 
 	// A short count is reported, and settles nothing.
-	counted, _ = ledger.ParseCount("1000:0")
+	counted, _ = kiosk.ParseBillCounts("1000:0")
 	rec, err = l.Reconcile(ctx, "last", counted, "t01", t0.Add(4*time.Hour))
 	must(t, err)
 	if len(rec.Unmatched) == 0 || !strings.Contains(strings.Join(rec.Unmatched, ";"), "short") {
 		t.Errorf("a short count was not reported: %+v", rec.Unmatched)
 	}
-	if _, err := ledger.ParseCount("1000"); err == nil {
+	if _, err := kiosk.ParseBillCounts("1000"); err == nil {
 		t.Error("ParseCount took a value without a count")
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"maps"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"tolem/kiosk"
@@ -96,35 +95,6 @@ type Reconciliation struct {
 	// some but not all of the uncertain bills of a value belonging to
 	// different customers. Empty when everything matched.
 	Unmatched []string `json:"unmatched,omitempty"`
-}
-
-// ParseCount reads a physical count typed as value:count pairs in tenge,
-// separated by commas or spaces: "200:3, 1000:2". A value may repeat (the
-// counts add up); a count may be zero.
-func ParseCount(s string) ([]kiosk.BillCount, error) {
-	fields := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
-	if len(fields) == 0 {
-		return nil, fmt.Errorf("%w: no count given: type value:count pairs in tenge, e.g. 1000:3,5000:2", ErrInvalid)
-	}
-	sum := map[kiosk.Money]int{}
-	for _, f := range fields {
-		v, c, ok := strings.Cut(f, ":")
-		if !ok {
-			v, c, ok = strings.Cut(f, "x")
-		}
-		tenge, err1 := strconv.ParseInt(v, 10, 64)
-		n, err2 := strconv.Atoi(c)
-		if !ok || err1 != nil || err2 != nil || tenge <= 0 || n < 0 {
-			return nil, fmt.Errorf("%w: %q is not value:count (tenge:bills), e.g. 1000:3", ErrInvalid, f)
-		}
-		sum[kiosk.Tenge(tenge)] += n
-	}
-	var out []kiosk.BillCount
-	for v, n := range sum {
-		out = append(out, kiosk.BillCount{Value: v, Count: n})
-	}
-	slices.SortFunc(out, func(a, b kiosk.BillCount) int { return int(a.Value - b.Value) })
-	return out, nil
 }
 
 // Reconcile settles a collection's uncertain bills with its physical count
@@ -236,11 +206,11 @@ func (l *Ledger) Reconcile(ctx context.Context, ref string, counted []kiosk.Bill
 			rec.TopUps = ts
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE cassette_periods SET counted = ?, updated_at = ? WHERE id = ?`,
-			formatCount(counted), fmtTime(at), c.Period.ID); err != nil {
+			kiosk.FormatBillCounts(counted), fmtTime(at), c.Period.ID); err != nil {
 			return err
 		}
 		detail := fmt.Sprintf("collection %s (seal %s): counted %s; stacked %d, returned %d", c.ID, c.Seal,
-			formatCount(counted), len(rec.Stacked), len(rec.Returned))
+			kiosk.FormatBillCounts(counted), len(rec.Stacked), len(rec.Returned))
 		for _, t := range rec.TopUps {
 			detail += fmt.Sprintf("; receipt %d: %s (reconciled)", t.ReceiptNo, t.Amount)
 		}
@@ -268,14 +238,6 @@ func onePhone(ctx context.Context, tx *sql.Tx, bills []kiosk.BillRecord) bool {
 		phones[p] = true
 	}
 	return len(phones) == 1
-}
-
-func formatCount(cs []kiosk.BillCount) string {
-	var parts []string
-	for _, c := range cs {
-		parts = append(parts, fmt.Sprintf("%d:%d", c.Value.Tenge(), c.Count))
-	}
-	return strings.Join(parts, ",")
 }
 
 // reissueClockBodies puts back in the queue, with a corrected completion

@@ -23,6 +23,10 @@ type RenderInfo struct {
 	Waiting bool
 	// Color turns on ANSI colors.
 	Color bool
+	// Notes are shown under the legend, one line each, e.g. where the
+	// data dir and the sockets are, so that they are on screen while the
+	// frame covers the log lines printed at start.
+	Notes []string
 }
 
 // SGR sequences; few and modest, so that the frame reads well on a dark or
@@ -97,6 +101,12 @@ func Render(s kiosk.Screen, info RenderInfo) string {
 	bills = append(bills, legendItem{"f", "fake bill"})
 	rows = append(rows, p.legend("Bills", bills)...)
 	rows = append(rows, p.legend("Quit", []legendItem{{"Q", "or Ctrl-C"}})...)
+	if len(info.Notes) > 0 {
+		rows = append(rows, "")
+		for _, n := range info.Notes {
+			rows = append(rows, " "+p.paint(sgrDim, truncate(sanitize(n), legendWrap+2)))
+		}
+	}
 	return strings.Join(rows, "\n")
 }
 

@@ -108,3 +108,19 @@ func TestRenderPadsLinesToTwentyCharacters(t *testing.T) {
 		}
 	}
 }
+
+// Notes stand under the legend, within 80 columns.
+func TestRenderNotes(t *testing.T) {
+	long := "data     /home/someone/with/a/very/long/path/that/goes/on/and/on/.cache/tolem-sim  (ledger.db, kioskd.log)"
+	out := Render(kiosk.Screen{State: kiosk.StateIdle}, RenderInfo{Notes: []string{"sockets  /tmp/d/panel.sock, /tmp/d/control.sock", long}})
+	rows := strings.Split(out, "\n")
+	if rows[len(rows)-2] != " sockets  /tmp/d/panel.sock, /tmp/d/control.sock" {
+		t.Errorf("notes row %q", rows[len(rows)-2])
+	}
+	if n := utf8.RuneCountInString(rows[len(rows)-1]); n > 80 || !strings.HasSuffix(rows[len(rows)-1], "…") {
+		t.Errorf("long note %q: %d columns", rows[len(rows)-1], n)
+	}
+	if len(rows) > 24 {
+		t.Errorf("%d rows, more than an 80×24 terminal has", len(rows))
+	}
+}

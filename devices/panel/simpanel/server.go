@@ -45,6 +45,7 @@ type Server struct {
 	clients map[*client]struct{}
 	current []byte // the latest SCREEN line; nil before the first Show
 	feeder  BillFeeder
+	pace    *pacer
 	closed  bool
 	nextID  int
 }
@@ -57,6 +58,8 @@ type client struct {
 	out  chan []byte
 	gone chan struct{}
 	once sync.Once
+	// finish asks the writer to send what is queued, then disconnect.
+	finish chan struct{}
 }
 
 // NewServer listens on the unix socket path (mode 0660). A socket file left
@@ -87,6 +90,7 @@ func NewServer(path string, log *slog.Logger) (*Server, error) {
 		keys:    make(chan kiosk.Key, 32),
 		done:    make(chan struct{}),
 		clients: map[*client]struct{}{},
+		pace:    newPacer(),
 	}
 	s.wg.Add(1)
 	go s.accept()
@@ -140,6 +144,7 @@ func (s *Server) Show(sc kiosk.Screen) error {
 		return ErrClosed
 	}
 	s.current = line
+	s.pace.show(sc.State)
 	for c := range s.clients {
 		if !c.send(line) {
 			s.log.Warn("sim panel client is not reading; disconnecting it", "client", c.id)
@@ -201,7 +206,7 @@ func (s *Server) accept() {
 			}
 			continue
 		}
-		c := &client{conn: conn, out: make(chan []byte, clientBuffer), gone: make(chan struct{})}
+		c := &client{conn: conn, out: make(chan []byte, clientBuffer), gone: make(chan struct{}), finish: make(chan struct{})}
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
@@ -252,13 +257,31 @@ func (s *Server) dropLocked(c *client) {
 
 func (s *Server) writeLoop(c *client) {
 	defer s.wg.Done()
+	write := func(line []byte) bool {
+		c.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+		if _, err := c.conn.Write(line); err != nil {
+			s.drop(c)
+			return false
+		}
+		return true
+	}
 	for {
 		select {
 		case line := <-c.out:
-			c.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
-			if _, err := c.conn.Write(line); err != nil {
-				s.drop(c)
+			if !write(line) {
 				return
+			}
+		case <-c.finish:
+			for {
+				select {
+				case line := <-c.out:
+					if !write(line) {
+						return
+					}
+				default:
+					s.drop(c)
+					return
+				}
 			}
 		case <-c.gone:
 			return
@@ -266,9 +289,18 @@ func (s *Server) writeLoop(c *client) {
 	}
 }
 
+// finishLinger is how long a client that ended its input still gets the
+// screens its last lines caused, before the kiosk closes the connection.
+const finishLinger = time.Second
+
 func (s *Server) readLoop(c *client) {
 	defer s.wg.Done()
-	defer s.drop(c)
+	ended := false
+	defer func() {
+		if !ended {
+			s.drop(c)
+		}
+	}()
 	r := bufio.NewReaderSize(c.conn, maxLine)
 	for {
 		line, err := r.ReadSlice('\n')
@@ -284,6 +316,23 @@ func (s *Server) readLoop(c *client) {
 			continue
 		}
 		if len(line) > 0 && !s.handle(c, string(line)) {
+			return
+		}
+		if errors.Is(err, io.EOF) {
+			// The client is done typing (a script's input ended) and
+			// every line of it has been acted on: it gets what those
+			// lines caused, then the kiosk hangs up, which tells it
+			// that it may go.
+			select {
+			case <-time.After(finishLinger):
+			case <-c.gone:
+			case <-s.done:
+			}
+			s.mu.Lock()
+			delete(s.clients, c)
+			s.mu.Unlock()
+			ended = true
+			close(c.finish)
 			return
 		}
 		if err != nil {
@@ -304,11 +353,19 @@ func (s *Server) handle(c *client, line string) bool {
 	}
 	switch cmd.Kind {
 	case CmdKey:
-		select {
-		case s.keys <- cmd.Key:
-		case <-s.done:
-			return false
-		case <-c.gone:
+		// Lines after a key wait for the screen to answer it, as the
+		// customer would look before the next press.
+		pressed := s.pace.key(cmd.Key, func() bool {
+			select {
+			case s.keys <- cmd.Key:
+				return true
+			case <-s.done:
+				return false
+			case <-c.gone:
+				return false
+			}
+		}, s.done, c.gone)
+		if !pressed {
 			return false
 		}
 	case CmdBill, CmdFake:

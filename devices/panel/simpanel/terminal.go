@@ -24,6 +24,8 @@ type TermOptions struct {
 	NoColor bool
 	// Log receives refused bills and terminal errors; discarded when nil.
 	Log *slog.Logger
+	// Notes are lines shown under the key legend (see RenderInfo.Notes).
+	Notes []string
 }
 
 // Escape sequences of the full-screen frame.
@@ -74,7 +76,7 @@ func RunTerminal(ctx context.Context, in *os.File, out io.Writer, screens <-chan
 	}
 
 	var screen kiosk.Screen
-	info := RenderInfo{Title: opts.Title, Waiting: true, Color: isTerm && !opts.NoColor}
+	info := RenderInfo{Title: opts.Title, Waiting: true, Color: isTerm && !opts.NoColor, Notes: opts.Notes}
 	draw := func() error {
 		if _, err := io.WriteString(out, frame(Render(screen, info))); err != nil {
 			return fmt.Errorf("terminal panel: draw: %w", err)
@@ -83,6 +85,29 @@ func RunTerminal(ctx context.Context, in *os.File, out io.Writer, screens <-chan
 	}
 	if err := draw(); err != nil {
 		return err
+	}
+
+	// Keys and notes go to the kiosk in the order typed, paced as a person
+	// would (see pacer), on a goroutine of their own so that the frame keeps
+	// being drawn while a note waits at the slot.
+	pace := newPacer()
+	inputs := make(chan termInput, 64)
+	results := make(chan termResult, 64)
+	stop := make(chan struct{})
+	defer close(stop)
+	worked := make(chan struct{})
+	go func() {
+		defer close(worked)
+		runInputs(inputs, results, stop, ctx.Done(), pace, keys, feeder, log)
+	}()
+	// quit lets what was typed before Q reach the kiosk, briefly.
+	quit := func() error {
+		close(inputs)
+		select {
+		case <-worked:
+		case <-time.After(2 * time.Second):
+		}
+		return nil
 	}
 
 	var dec keyDecoder
@@ -95,7 +120,10 @@ func RunTerminal(ctx context.Context, in *os.File, out io.Writer, screens <-chan
 				return nil
 			}
 			screen, info.Waiting = s, false
+			pace.show(s.State)
 		case <-resized:
+		case r := <-results:
+			info.LastEvent, info.Warn = r.event, r.warn
 		case b, ok := <-chunks:
 			if !ok {
 				chunks = nil // no more input; keep showing screens
@@ -104,22 +132,83 @@ func RunTerminal(ctx context.Context, in *os.File, out io.Writer, screens <-chan
 			for _, ti := range dec.feed(b) {
 				switch {
 				case ti.Quit:
-					return nil
+					return quit()
 				case ti.Redraw:
-				case ti.Key != "":
-					info.LastEvent, info.Warn = "key "+string(ti.Key), false
-					select {
-					case keys <- ti.Key:
-					case <-ctx.Done():
-						return nil
-					}
 				default:
-					info.LastEvent, info.Warn = feedBill(feeder, ti, log)
+					select {
+					case inputs <- ti:
+					default:
+						info.LastEvent, info.Warn = "typed too fast: "+inputName(ti)+" dropped", true
+						continue
+					}
+					if ti.Key == "" {
+						info.LastEvent, info.Warn = inputName(ti)+" at the slot…", false
+					}
 				}
 			}
 		}
 		if err := draw(); err != nil {
 			return err
+		}
+	}
+}
+
+// termResult is what became of a typed key or note.
+type termResult struct {
+	event string
+	warn  bool
+}
+
+func inputName(ti termInput) string {
+	switch {
+	case ti.Key != "":
+		return "key " + string(ti.Key)
+	case ti.Fake:
+		return "fake bill"
+	}
+	return "bill " + ti.Bill.String()
+}
+
+// runInputs presses the keys and feeds the notes typed in the terminal, one
+// after the other, until stop or done is closed.
+func runInputs(inputs <-chan termInput, results chan<- termResult, stop, done <-chan struct{}, pace *pacer, keys chan<- kiosk.Key, feeder BillFeeder, log *slog.Logger) {
+	for {
+		var ti termInput
+		select {
+		case in, ok := <-inputs:
+			if !ok {
+				return
+			}
+			ti = in
+		case <-stop:
+			return
+		case <-done:
+			return
+		}
+		var r termResult
+		if ti.Key != "" {
+			pressed := pace.key(ti.Key, func() bool {
+				select {
+				case keys <- ti.Key:
+					return true
+				case <-stop:
+					return false
+				case <-done:
+					return false
+				}
+			}, stop, done)
+			if !pressed {
+				return
+			}
+			r = termResult{event: inputName(ti)}
+		} else {
+			r.event, r.warn = feedBill(feeder, ti, log)
+		}
+		select {
+		case results <- r:
+		default:
+			// Nobody reads any more (quitting), or far behind: the
+			// frame shows a later event anyway.
 		}
 	}
 }

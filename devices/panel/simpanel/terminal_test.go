@@ -203,3 +203,27 @@ func TestScreenChanKeepsLatest(t *testing.T) {
 	default:
 	}
 }
+
+// A note typed in the terminal waits at the slot while the acceptor does not
+// take it; the frame keeps drawing meanwhile, and a key typed after the note
+// reaches the kiosk only once the note is in, as it was typed.
+func TestTerminalNoteAtTheSlotKeepsOrder(t *testing.T) {
+	rig := startTerminal(t)
+	rig.feeder.mu.Lock() // the slot does not take the note yet
+	rig.typeIn("e\r")
+	eventually(t, "the note at the slot", func() bool { return strings.Contains(rig.out.String(), "bill 1 000 ₸ at the slot…") })
+	rig.screens <- kiosk.Screen{State: kiosk.StateInsertCash, Lines: [4]string{"Вставьте купюры"}}
+	eventually(t, "a screen drawn while the note waits", func() bool { return strings.Contains(rig.out.String(), "Вставьте купюры") })
+	select {
+	case k := <-rig.keys:
+		t.Fatalf("key %q reached the kiosk before the note typed before it", k)
+	case <-time.After(50 * time.Millisecond):
+	}
+	rig.feeder.mu.Unlock()
+	if k := rig.key(); k != kiosk.KeyOK {
+		t.Errorf("key after the note = %q, want OK", k)
+	}
+	if bills, _ := rig.feeder.got(); len(bills) != 1 || bills[0] != kiosk.Tenge(1000) {
+		t.Errorf("feeder got %v", bills)
+	}
+}

@@ -347,3 +347,35 @@ func TestRun(t *testing.T) {
 		t.Fatal("Run did not stop")
 	}
 }
+
+// With PendingEvery 3 the first top-up and every third after it are
+// answered pending, the others credited: the demo's share, every time.
+func TestPendingEvery(t *testing.T) {
+	s, ts := newServer(t, banksim.Options{})
+	if err := s.SetFaults(banksim.Faults{PendingEvery: 3, CreditDelay: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for receipt := int64(1); receipt <= 7; receipt++ {
+		id := newUUID(t)
+		at := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+		raw, err := bankapi.BodyFromTopUp(kiosk.TopUp{ID: id, ReceiptNo: receipt, Phone: phone, Amount: kiosk.Tenge(1000),
+			Bills: []kiosk.BillCount{{Value: kiosk.Tenge(1000), Count: 1}}, CreatedAt: at, CompletedAt: at}).Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, data := do(t, ts, "POST", "/v1/topups", raw, true, map[string]string{bankapi.HeaderIdempotencyKey: id})
+		var st struct {
+			Status string `json:"status"`
+		}
+		json.Unmarshal(data, &st)
+		got = append(got, st.Status)
+	}
+	want := []string{"pending", "credited", "credited", "pending", "credited", "credited", "pending"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("receipts 1…7 answered %v, want %v", got, want)
+	}
+	if err := s.SetFaults(banksim.Faults{PendingEvery: -1}); err == nil {
+		t.Error("a negative pending_every was accepted")
+	}
+}

@@ -19,6 +19,10 @@ type Faults struct {
 	FailRate float64
 	// PendingRate answers a new top-up 202 and credits it CreditDelay later.
 	PendingRate float64
+	// PendingEvery answers 202 to every n-th top-up by its receipt number,
+	// from the first (3: receipts 1, 4, 7, …), as PendingRate does at
+	// random: a demo shows the pending path at once, and always as often.
+	PendingEvery int
 	// CreditDelay is when a pending top-up is decided: credited, or rejected
 	// for an unknown wallet.
 	CreditDelay time.Duration
@@ -37,13 +41,14 @@ type Faults struct {
 // POST changes only what it names. Durations are Go durations ("250ms",
 // "-5m") or seconds as a number.
 type faultsJSON struct {
-	Latency     *jsonDuration `json:"latency,omitempty"`
-	FailRate    *float64      `json:"fail_rate,omitempty"`
-	PendingRate *float64      `json:"pending_rate,omitempty"`
-	CreditDelay *jsonDuration `json:"credit_delay,omitempty"`
-	DropRate    *float64      `json:"drop_rate,omitempty"`
-	RateLimit   *float64      `json:"rate_limit,omitempty"`
-	ClockSkew   *jsonDuration `json:"clock_skew,omitempty"`
+	Latency      *jsonDuration `json:"latency,omitempty"`
+	FailRate     *float64      `json:"fail_rate,omitempty"`
+	PendingRate  *float64      `json:"pending_rate,omitempty"`
+	PendingEvery *int          `json:"pending_every,omitempty"`
+	CreditDelay  *jsonDuration `json:"credit_delay,omitempty"`
+	DropRate     *float64      `json:"drop_rate,omitempty"`
+	RateLimit    *float64      `json:"rate_limit,omitempty"`
+	ClockSkew    *jsonDuration `json:"clock_skew,omitempty"`
 }
 
 type jsonDuration time.Duration
@@ -75,12 +80,14 @@ func (d *jsonDuration) UnmarshalJSON(b []byte) error {
 
 func ptrD(d time.Duration) *jsonDuration { v := jsonDuration(d); return &v }
 func ptrF(f float64) *float64            { return &f }
+func ptrI(i int) *int                    { return &i }
 
 // MarshalJSON writes every field, durations as strings.
 func (f Faults) MarshalJSON() ([]byte, error) {
 	return json.Marshal(faultsJSON{
 		Latency: ptrD(f.Latency), FailRate: ptrF(f.FailRate), PendingRate: ptrF(f.PendingRate),
-		CreditDelay: ptrD(f.CreditDelay), DropRate: ptrF(f.DropRate), RateLimit: ptrF(f.RateLimit),
+		PendingEvery: ptrI(f.PendingEvery),
+		CreditDelay:  ptrD(f.CreditDelay), DropRate: ptrF(f.DropRate), RateLimit: ptrF(f.RateLimit),
 		ClockSkew: ptrD(f.ClockSkew),
 	})
 }
@@ -100,6 +107,9 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 	}
 	if w.PendingRate != nil {
 		n.PendingRate = *w.PendingRate
+	}
+	if w.PendingEvery != nil {
+		n.PendingEvery = *w.PendingEvery
 	}
 	if w.CreditDelay != nil {
 		n.CreditDelay = time.Duration(*w.CreditDelay)
@@ -126,6 +136,9 @@ func (f Faults) Validate() error {
 		if !(r >= 0 && r <= 1) {
 			return fmt.Errorf("%s %v is not between 0 and 1", name, r)
 		}
+	}
+	if f.PendingEvery < 0 {
+		return fmt.Errorf("pending_every %d: give a count of top-ups, or 0 for none", f.PendingEvery)
 	}
 	if f.Latency < 0 || f.CreditDelay < 0 {
 		return errors.New("latency and credit_delay cannot be negative")

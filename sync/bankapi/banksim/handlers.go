@@ -292,7 +292,7 @@ func (s *Server) submitTopUp(ctx context.Context, terminal string, raw []byte, k
 		// Taken now, refused later: the contract lets only the bank's later
 		// decision reject a top-up.
 		status, decision, decisionReason = bankapi.StatusPending, bankapi.StatusRejected, "wallet_not_found"
-	} else if s.roll(f.PendingRate) {
+	} else if (f.PendingEvery > 0 && b.ReceiptNo%int64(f.PendingEvery) == 1%int64(f.PendingEvery)) || s.roll(f.PendingRate) {
 		status = bankapi.StatusPending
 	}
 	bankNow := now.Add(f.ClockSkew)

@@ -83,6 +83,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&f.Latency, "latency", 0, "delay of every answer")
 	fs.Float64Var(&f.FailRate, "fail-rate", 0, "share of requests answered 503 (0…1)")
 	fs.Float64Var(&f.PendingRate, "pending-rate", 0, "share of new top-ups answered 202 and credited later (0…1)")
+	fs.IntVar(&f.PendingEvery, "pending-every", 0, "answer 202 to every `n`-th top-up by receipt number, from the first (0: none)")
 	fs.DurationVar(&f.CreditDelay, "credit-delay", 0, "delay before a pending top-up is credited or rejected")
 	fs.Float64Var(&f.DropRate, "drop-rate", 0, "share of top-ups, batches and collections committed and then left unanswered (0…1)")
 	fs.Float64Var(&f.RateLimit, "rate-limit", 0, "requests per second before 429 (0: no limit)")
