@@ -50,7 +50,7 @@ const (
 	tortureTerminal  = "KZ-TORT-0001"
 	tortureSecret    = "torture-secret"
 	// stopTimeout is systemd's TimeoutStopSec in configs/systemd/tolem.service.
-	stopTimeout = 30 * time.Second
+	stopTimeout = 90 * time.Second
 	// idleWait bounds how long a restarted kiosk may take to recover and
 	// show the attract screen.
 	idleWait = 45 * time.Second
