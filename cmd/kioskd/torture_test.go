@@ -641,6 +641,17 @@ func unionValues(ms ...map[kiosk.Money]int) []kiosk.Money {
 	return out
 }
 
+func countLedgerTopUps(path string) (int, error) {
+	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	var n int
+	err = db.QueryRow(`SELECT COUNT(*) FROM topups`).Scan(&n)
+	return n, err
+}
+
 // ledgerQueue counts what the outbox still has to deliver.
 func ledgerQueue(path string) (topups, collections, review int, err error) {
 	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
@@ -735,6 +746,10 @@ func (r *tortureRig) finish(began time.Time) {
 		r.t.Fatal(err)
 	}
 	_, _, review, _ := ledgerQueue(filepath.Join(r.dir, "ledger.db"))
+	ledgerTopUps, err := countLedgerTopUps(filepath.Join(r.dir, "ledger.db"))
+	if err != nil {
+		r.t.Fatal(err)
+	}
 	var problems []string
 	for _, v := range unionValues(cassette, bank.bills) {
 		if cassette[v] != bank.bills[v] {
@@ -745,6 +760,9 @@ func (r *tortureRig) finish(began time.Time) {
 	problems = append(problems, bank.dups...)
 	if bank.notCredited > 0 {
 		problems = append(problems, fmt.Sprintf("%d top-up(s) at the bank not credited", bank.notCredited))
+	}
+	if ledgerTopUps != bank.count {
+		problems = append(problems, fmt.Sprintf("%d top-ups in the ledger, %d at the bank", ledgerTopUps, bank.count))
 	}
 	if review > 0 {
 		problems = append(problems, fmt.Sprintf("%d top-up(s) on the ledger's review list", review))
