@@ -354,12 +354,24 @@ func (r *tortureRig) torment(i int, l *tortureLife) {
 		}
 		took := time.Since(sent)
 		r.maxStop = max(r.maxStop, took)
-		if l.err != nil && took < stopTimeout {
+		if l.err != nil && took < stopTimeout && !diedOfSIGTERM(l.err) {
 			r.problem("cut %d (seed %d): kioskd exited with %v after SIGTERM (acceptor %s)", i, r.seed, l.err, where)
 		}
 		r.note(i, killRestart, "", fmt.Sprintf("%s after %s, stopped in %s; acceptor %s",
 			delay.Round(time.Millisecond), since(duringStart), took.Round(time.Millisecond), where))
 	}
+}
+
+// diedOfSIGTERM: a SIGTERM that comes before kioskd has set up its handler
+// (its first milliseconds, before the ledger is opened) ends it by the
+// signal's default action, which systemd counts as a clean stop.
+func diedOfSIGTERM(err error) bool {
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) {
+		return false
+	}
+	ws, ok := ee.Sys().(syscall.WaitStatus)
+	return ok && ws.Signaled() && ws.Signal() == syscall.SIGTERM
 }
 
 func since(duringStart bool) string {
