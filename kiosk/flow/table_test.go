@@ -117,6 +117,7 @@ type outcome struct {
 var expect = map[string]map[string]outcome{
 	"idle": {
 		"key OK":        {kiosk.StateEnterPhone, screenShows("+7 (___) ___-__-__")},
+		"key 0":         {kiosk.StateSelectService, screenShows("2 Статус платежа")},
 		"key LANG":      {kiosk.StateIdle, langIs(kiosk.LangKK, "Әмиянды толтыру")},
 		"escrow":        {kiosk.StateIdle, cmdsAre("return")},
 		"stacked":       {kiosk.StateIdle, strayKept()},
