@@ -331,3 +331,11 @@ func ParseReceiptNo(digits string) (int64, bool) {
 	n, err := strconv.ParseInt(digits, 10, 64)
 	return n, err == nil && n > 0
 }
+
+// ServiceTotal is what one service took in a cassette period, for the
+// collection report.
+type ServiceTotal struct {
+	Service string `json:"service"` // "wallet" for wallet top-ups
+	TopUps  int    `json:"topups"`
+	Amount  Money  `json:"amount"`
+}

@@ -279,6 +279,13 @@ func printPeriod(x *invocation, c Cassette) {
 		receipts = fmt.Sprintf("receipts %d to %d", c.FirstReceipt, c.LastReceipt)
 	}
 	x.printf("  top-ups    %d (%s)\n", c.TopUps, receipts)
+	for i, s := range c.Services {
+		label := ""
+		if i == 0 {
+			label = "by service"
+		}
+		x.printf("  %-10s %s: %s in %s\n", label, s.Service, s.Amount, plural(s.TopUps, "top-up"))
+	}
 	x.printf("  suspense   %s (in the cassette, owner unknown)\n", plural(c.Suspense, "bill"))
 	x.printf("  uncertain  %s (may or may not be in the cassette; see review)\n", plural(c.Uncertain, "bill"))
 }

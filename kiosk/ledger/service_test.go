@@ -72,3 +72,31 @@ func TestCatalogKeptAcrossReopen(t *testing.T) {
 		t.Errorf("kept catalog = %+v", c)
 	}
 }
+
+// The collection report splits the cassette's money by service.
+func TestPeriodTotalsByService(t *testing.T) {
+	l := ledgertest.MustOpen(t)
+	ctx := ctxT(t)
+	topUpWith(t, l, "w1", kiosk.Tenge(1000), kiosk.Tenge(2000))
+	must(t, l.OpenSession(ctx, kiosk.Session{ID: "u1", Service: "alseco", Account: "123456", OpenedAt: t0}))
+	stack(t, l, "u1", 1, kiosk.Tenge(5000))
+	_, err := l.CompleteTopUp(ctx, "u1", t0.Add(time.Minute))
+	must(t, err)
+	must(t, l.OpenSession(ctx, kiosk.Session{ID: "m1", Service: "beeline", Phone: "+77051234567", OpenedAt: t0}))
+	stack(t, l, "m1", 1, kiosk.Tenge(500))
+	p, err := l.CurrentPeriod(ctx)
+	must(t, err)
+	want := []kiosk.ServiceTotal{
+		{Service: "alseco", TopUps: 1, Amount: kiosk.Tenge(5000)},
+		{Service: "beeline", TopUps: 1, Amount: kiosk.Tenge(500)},
+		{Service: "wallet", TopUps: 1, Amount: kiosk.Tenge(3000)},
+	}
+	if len(p.Services) != len(want) {
+		t.Fatalf("services %+v, want %+v", p.Services, want)
+	}
+	for i := range want {
+		if p.Services[i] != want[i] {
+			t.Errorf("services[%d] = %+v, want %+v", i, p.Services[i], want[i])
+		}
+	}
+}
