@@ -249,12 +249,16 @@ func describeKiosk(ctx context.Context, w *wiring, hb *outbox.Heartbeat) {
 	if w.doorAlarm.Load() {
 		hb.Alarms = append(hb.Alarms, "door_open_unattended")
 	}
+	if w.catalog != nil {
+		hb.Catalog = w.catalog.Get().Version
+	}
 	if w.ledger == nil {
 		hb.Alarms = append(hb.Alarms, "ledger_unusable")
 		return
 	}
 	if p, err := w.ledger.CurrentPeriod(ctx); err == nil {
 		hb.Cassette.Count, hb.Cassette.Amount = p.Count, p.Amount
+		hb.Services = p.Services
 	}
 	if h, err := w.ledger.ChainHead(ctx); err == nil {
 		hb.Chain = &h
@@ -326,6 +330,8 @@ func (b bankAdapter) Heartbeat(ctx context.Context, hb outbox.Heartbeat) error {
 		Queue:    bankapi.HeartbeatQueue{Unsent: hb.Queue.Unsent, Pending: hb.Queue.Pending, OldestAt: hb.Queue.OldestAt},
 		Alarms:   hb.Alarms,
 		Chain:    hb.Chain,
+		Catalog:  hb.Catalog,
+		Services: hb.Services,
 	}))
 }
 

@@ -909,6 +909,11 @@ type Heartbeat struct {
 	// Chain is the head of the ledger's hash chain; nil (absent on the
 	// wire) when the ledger is unusable or keeps no chain.
 	Chain *kiosk.ChainHead `json:"chain,omitempty"`
+	// Catalog is the version of the catalog the kiosk shows, so that the
+	// bank sees a kiosk stuck on an old one; Services is the cassette's
+	// money by service.
+	Catalog  string               `json:"catalog,omitempty"`
+	Services []kiosk.ServiceTotal `json:"services,omitempty"`
 }
 
 // Cassette is the fill of the bill cassette.
