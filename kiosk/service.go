@@ -43,8 +43,9 @@ const maxAccountLen = 20
 type AccountRule struct {
 	Kind AccountKind `json:"kind"`
 	// Prefixes are the operator's three digits after +7 (a phone account);
-	// none means the kiosk's own list.
-	Prefixes []int `json:"prefixes,omitempty"`
+	// none means the kiosk's own list. The wire has them as strings
+	// ("705"); numbers are taken too.
+	Prefixes Prefixes `json:"prefixes,omitempty"`
 	// MinLen and MaxLen bound a digits account.
 	MinLen int `json:"min_len,omitempty"`
 	MaxLen int `json:"max_len,omitempty"`
@@ -105,6 +106,48 @@ func (s Service) CheckAccount(digits string) error {
 			len(digits), s.ID, s.Account.MinLen, s.Account.MaxLen, ErrAccountLength)
 	}
 	return nil
+}
+
+// Prefixes are phone prefixes: the three digits after +7.
+type Prefixes []int
+
+// UnmarshalJSON reads ["705","771"] as SPEC §2 writes them, or [705,771].
+func (p *Prefixes) UnmarshalJSON(data []byte) error {
+	var raw []json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return fmt.Errorf("prefixes: %w", err)
+	}
+	out := make(Prefixes, 0, len(raw))
+	for _, r := range raw {
+		var s string
+		if err := json.Unmarshal(r, &s); err != nil {
+			var n int
+			if err := json.Unmarshal(r, &n); err != nil {
+				return fmt.Errorf("prefix %s is neither \"705\" nor 705", r)
+			}
+			out = append(out, n)
+			continue
+		}
+		if len(s) != 3 {
+			return fmt.Errorf("prefix %q is not three digits", s)
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return fmt.Errorf("prefix %q is not three digits", s)
+		}
+		out = append(out, n)
+	}
+	*p = out
+	return nil
+}
+
+// MarshalJSON writes the prefixes as SPEC §2 does, as strings.
+func (p Prefixes) MarshalJSON() ([]byte, error) {
+	out := make([]string, len(p))
+	for i, n := range p {
+		out[i] = fmt.Sprintf("%03d", n)
+	}
+	return json.Marshal(out)
 }
 
 // ErrAccountLength: a digits account of a length the service does not take.

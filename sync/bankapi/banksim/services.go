@@ -18,7 +18,7 @@ const DefaultServices = `{"version":"2026-12-01.1","services":[
  {"id":"wallet","kind":"wallet","name":{"ru":"Kaspi кошелёк","kk":"Kaspi әмиян","en":"Kaspi wallet"},
   "account":{"kind":"phone"},"lookup":true,"offline":true},
  {"id":"beeline","kind":"mobile","name":{"ru":"Beeline","kk":"Beeline","en":"Beeline"},
-  "account":{"kind":"phone","prefixes":[705,771,776,777]},"lookup":false,"offline":true,
+  "account":{"kind":"phone","prefixes":["705","771","776","777"]},"lookup":false,"offline":true,
   "min_amount":10000,"max_amount":5000000},
  {"id":"alseco","kind":"utility","name":{"ru":"Алсеко: коммунальные","kk":"Алсеко: коммуналдық","en":"Alseco utilities"},
   "account":{"kind":"digits","min_len":6,"max_len":12},"lookup":true,"offline":false},
