@@ -17,8 +17,8 @@ import (
 // Namespace prefixes every metric of the kiosk.
 const Namespace = "tolem"
 
-// ServiceWallet is the service label of a wallet top-up, the only kind the
-// kiosk takes today.
+// ServiceWallet is the service label of a wallet top-up; a top-up for a
+// catalog service carries that service's id.
 const ServiceWallet = "wallet"
 
 // Source is the running kiosk, read at each scrape. Methods that take a

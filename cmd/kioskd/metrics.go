@@ -293,7 +293,7 @@ func (l *meteredLedger) countTopUps(ts []kiosk.TopUp) {
 		l.lastReceipt = max(l.lastReceipt, t.ReceiptNo)
 		l.mu.Unlock()
 		if fresh {
-			l.m.TopUpCompleted(metrics.ServiceWallet)
+			l.m.TopUpCompleted(t.ServiceName())
 		}
 	}
 }
