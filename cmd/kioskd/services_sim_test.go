@@ -217,12 +217,11 @@ func TestSimUtilityPaymentSurvivesAPowerCut(t *testing.T) {
 	k.kill()
 
 	k2 := startSim(t, dir)
-	url := simBankURL(t, k2)
 	k2.waitState("idle")
 	waitSync(t, dir, 1, func(s kiosk.SyncState) bool { return s == kiosk.SyncCredited })
 	k2.stop()
 	k3 := startSim(t, dir) // a second start must not complete it again
-	url = simBankURL(t, k3)
+	url := simBankURL(t, k3)
 	k3.waitState("idle")
 	list := simBankTopUps(t, url)
 	st, err := simBankStats(url)
