@@ -72,8 +72,11 @@ type Bank struct {
 	Up    bool
 	// ClockOffset is the bank's clock minus the kiosk's, from X-Bank-Time.
 	ClockOffset time.Duration
-	// Credited and Rejected count top-ups as they settled, each once.
-	Credited, Rejected int
+	// Credited and Rejected count top-ups as they settled, each once;
+	// CreditedBy and RejectedBy split them by service (when nil, every one
+	// counts as the wallet's).
+	Credited, Rejected     int
+	CreditedBy, RejectedBy map[string]int
 	// Retries counts requests that failed and are tried again.
 	Retries int
 	// Requests counts the outbox's requests to the bank.
