@@ -199,7 +199,7 @@ func printReconciliation(x *invocation, r Reconciliation) {
 	if n := len(r.Stacked); n > 0 {
 		x.say("%s found in the cassette:", plural(n, "uncertain bill"))
 		for _, t := range r.TopUps {
-			x.say("  receipt %d: %s to %s (follow-up top-up, queued for the bank)", t.ReceiptNo, t.Amount, t.Phone.Masked())
+			x.say("  receipt %d: %s to %s (follow-up top-up, queued for the bank)", t.ReceiptNo, t.Amount, kiosk.MaskAccount(t.Payee()))
 		}
 	}
 	if n := len(r.Returned); n > 0 {

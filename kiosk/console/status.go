@@ -293,7 +293,7 @@ func runStatus(x *invocation) int {
 			label = "recovered"
 		}
 		line(label, "receipt %d, %s to %s, completed at start-up at %s after a power cut",
-			t.ReceiptNo, t.Amount, t.Phone, fmtTime(t.CompletedAt))
+			t.ReceiptNo, t.Amount, t.Account, fmtTime(t.CompletedAt))
 	}
 	tw.Flush()
 	for _, w := range r.Warnings {
@@ -407,7 +407,7 @@ type topUpView struct {
 
 func viewTopUp(t kiosk.TopUp, d Delivery) topUpView {
 	return topUpView{
-		ID: t.ID, ReceiptNo: t.ReceiptNo, Phone: t.Phone.Masked(), Amount: t.Amount, Bills: nonNil(t.Bills),
+		ID: t.ID, ReceiptNo: t.ReceiptNo, Phone: kiosk.MaskAccount(string(t.Phone)), Amount: t.Amount, Bills: nonNil(t.Bills),
 		Service: t.ServiceName(), Account: kiosk.MaskAccount(t.Payee()),
 		Offline: t.Offline, Recovered: t.Recovered, CreatedAt: t.CreatedAt.UTC(), CompletedAt: t.CompletedAt.UTC(),
 		Sync: t.Sync, Delivery: d,
@@ -561,7 +561,7 @@ func runReview(x *invocation) int {
 			if note == "" {
 				note = t.Delivery.LastError
 			}
-			fmt.Fprintf(tw, "  receipt %d\t%s\t%s\t%s\t%s\n", t.TopUp.ReceiptNo, t.TopUp.Amount, t.TopUp.Phone.Masked(), t.TopUp.Sync, clean(note, 60))
+			fmt.Fprintf(tw, "  receipt %d\t%s\t%s\t%s\t%s\n", t.TopUp.ReceiptNo, t.TopUp.Amount, kiosk.MaskAccount(t.TopUp.Payee()), t.TopUp.Sync, clean(note, 60))
 		}
 		tw.Flush()
 	}

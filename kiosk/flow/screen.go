@@ -194,7 +194,7 @@ func (f *Flow) snapshot(scr kiosk.Screen) Status {
 		st.Fault = ""
 	}
 	if s := f.sess; s != nil {
-		ss := &SessionStatus{ID: s.ID, Phone: s.Phone.Masked(), Offline: s.Offline, OpenedAt: s.OpenedAt, Total: s.total,
+		ss := &SessionStatus{ID: s.ID, Phone: kiosk.MaskAccount(string(s.Phone)), Offline: s.Offline, OpenedAt: s.OpenedAt, Total: s.total,
 			Service: kiosk.TopUp{Service: s.Service}.ServiceName(), Account: kiosk.MaskAccount(kiosk.TopUp{Phone: s.Phone, Account: s.Account}.Payee())}
 		for v, n := range s.counts {
 			ss.Bills = append(ss.Bills, kiosk.BillCount{Value: v, Count: n})
