@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"tolem/kiosk"
 )
@@ -425,16 +426,29 @@ func (f *Flow) confirmLines(t func(text) string) [4]string {
 		acct = f.phone.Pretty()
 	}
 	lines := [4]string{f.svc.DisplayName(f.lang), acct, "", t(tConfirmHint)}
-	if f.acct.Found {
-		lines[2] = f.acct.Holder
-		switch {
-		case f.acct.HasDebt:
-			lines[3] = fmt.Sprintf(t(tDebt), f.acct.Debt)
-		case f.acct.Address != "":
-			lines[3] = f.acct.Address
+	a := f.acct
+	if !a.Found {
+		if f.okWait {
+			lines[2] = t(tPleaseWait)
 		}
-	} else if f.okWait {
-		lines[2] = t(tPleaseWait)
+		return lines
+	}
+	// The holder goes beside the account when both fit, which leaves a
+	// line for the address; the debt takes the hint's line.
+	next := 2
+	if both := acct + " " + a.Holder; utf8.RuneCountInString(both) <= lineWidth {
+		lines[1] = both
+	} else {
+		lines[2] = a.Holder
+		next = 3
+	}
+	if a.HasDebt {
+		lines[3] = fmt.Sprintf(t(tDebt), a.Debt)
+		if next == 2 {
+			lines[2] = a.Address
+		}
+	} else if a.Address != "" {
+		lines[next] = a.Address
 	}
 	return lines
 }

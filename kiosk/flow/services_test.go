@@ -118,7 +118,8 @@ func TestUtilityPaymentShowsTheDebtAndCarriesTheAccount(t *testing.T) {
 	}
 	r.key("BACK", "BACK", "BACK", "BACK", "BACK", "123456789", "OK")
 	r.want(kiosk.StateConfirm)
-	r.wantLine("Н***н К.")
+	r.wantLine("123456789 Н***н К.")
+	r.wantLine("ул. А***, 1*")
 	r.wantLine("Долг: 12 345 ₸")
 	r.key("OK")
 	r.want(kiosk.StateInsertCash)
