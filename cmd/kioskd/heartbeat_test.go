@@ -10,10 +10,10 @@ import (
 
 	"tolem/kiosk"
 	"tolem/kiosk/config"
-	"tolem/kiosk/ledger/ledgertest"
-	"tolem/sync/bankapi/banksim"
 	"tolem/kiosk/flow"
 	"tolem/kiosk/kiosktest"
+	"tolem/kiosk/ledger/ledgertest"
+	"tolem/sync/bankapi/banksim"
 	"tolem/sync/outbox"
 )
 
