@@ -42,6 +42,10 @@ type Session struct {
 	Phone    Phone
 	Offline  bool
 	OpenedAt time.Time
+	// Service is the catalog service paid (empty: the wallet); Account is
+	// its digits account (empty when Phone is the account).
+	Service string
+	Account string
 }
 
 // BillRecord is one bill the kiosk decided to stack.
@@ -74,10 +78,14 @@ type BillCount struct {
 
 // TopUp is a completed session's money for one wallet, as it is sent to the bank.
 type TopUp struct {
-	ID          string      `json:"id"`
-	ReceiptNo   int64       `json:"receipt_no"`
-	SessionID   string      `json:"session_id"`
-	Phone       Phone       `json:"phone"`
+	ID        string `json:"id"`
+	ReceiptNo int64  `json:"receipt_no"`
+	SessionID string `json:"session_id"`
+	Phone     Phone  `json:"phone"`
+	// Service is the catalog service paid (empty: the wallet); Account is
+	// its digits account (empty when Phone is the account).
+	Service     string      `json:"service,omitempty"`
+	Account     string      `json:"account,omitempty"`
 	Amount      Money       `json:"amount"`
 	Bills       []BillCount `json:"bills"`
 	Offline     bool        `json:"offline"`

@@ -16,6 +16,10 @@ const (
 	StateDone
 	StateOutOfService
 	StateMaintenance
+	StateSelectService
+	StateEnterAccount
+	StateEnterReceipt
+	StateReceiptStatus
 )
 
 var stateNames = [...]string{
@@ -29,6 +33,10 @@ var stateNames = [...]string{
 	StateDone:           "done",
 	StateOutOfService:   "out_of_service",
 	StateMaintenance:    "maintenance",
+	StateSelectService:  "select_service",
+	StateEnterAccount:   "enter_account",
+	StateEnterReceipt:   "enter_receipt",
+	StateReceiptStatus:  "receipt_status",
 }
 
 func (s State) String() string {
@@ -62,7 +70,8 @@ func States() []State {
 func (s State) InSession() bool {
 	switch s {
 	case StateEnterPhone, StateLookup, StateConfirm, StateConfirmOffline,
-		StateInsertCash, StateCompleting, StateDone:
+		StateInsertCash, StateCompleting, StateDone,
+		StateSelectService, StateEnterAccount, StateEnterReceipt, StateReceiptStatus:
 		return true
 	}
 	return false

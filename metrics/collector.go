@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"maps"
 	"slices"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -122,8 +123,19 @@ func (c *kioskCollector) Collect(ch chan<- prometheus.Metric) {
 	if b := src.Bank(); b.Known {
 		ch <- gauge(descBank, b2f(b.Up))
 		ch <- gauge(descClock, b.ClockOffset.Seconds())
-		ch <- counter(descSet, float64(b.Credited), ServiceWallet, "credited")
-		ch <- counter(descSet, float64(b.Rejected), ServiceWallet, "rejected")
+		settled := func(total int, by map[string]int, status string) {
+			if by == nil {
+				by = map[string]int{ServiceWallet: total}
+			}
+			if _, ok := by[ServiceWallet]; !ok {
+				by[ServiceWallet] = 0
+			}
+			for svc, n := range by {
+				ch <- counter(descSet, float64(n), svc, status)
+			}
+		}
+		settled(b.Credited, maps.Clone(b.CreditedBy), "credited")
+		settled(b.Rejected, maps.Clone(b.RejectedBy), "rejected")
 		ch <- counter(descRetry, float64(b.Retries))
 		ch <- counter(descReqs, float64(b.Requests))
 	}

@@ -17,8 +17,8 @@ import (
 // Namespace prefixes every metric of the kiosk.
 const Namespace = "tolem"
 
-// ServiceWallet is the service label of a wallet top-up, the only kind the
-// kiosk takes today.
+// ServiceWallet is the service label of a wallet top-up; a top-up for a
+// catalog service carries that service's id.
 const ServiceWallet = "wallet"
 
 // Source is the running kiosk, read at each scrape. Methods that take a
@@ -72,8 +72,11 @@ type Bank struct {
 	Up    bool
 	// ClockOffset is the bank's clock minus the kiosk's, from X-Bank-Time.
 	ClockOffset time.Duration
-	// Credited and Rejected count top-ups as they settled, each once.
-	Credited, Rejected int
+	// Credited and Rejected count top-ups as they settled, each once;
+	// CreditedBy and RejectedBy split them by service (when nil, every one
+	// counts as the wallet's).
+	Credited, Rejected     int
+	CreditedBy, RejectedBy map[string]int
 	// Retries counts requests that failed and are tried again.
 	Retries int
 	// Requests counts the outbox's requests to the bank.

@@ -103,7 +103,8 @@ func TestScrapeReadsTheKiosk(t *testing.T) {
 		info:     kiosk.AcceptorInfo{Ready: true, Faults: []kiosk.Fault{kiosk.FaultJammed}},
 		cassette: metrics.Cassette{Bills: 920, Amount: kiosk.Tenge(1_840_000), Capacity: 1000},
 		queue:    kiosk.QueueStats{Unsent: 2, Pending: 1, Review: 1, UnsentAmount: kiosk.Tenge(3000), OldestAt: time.Now().Add(-25 * time.Minute)},
-		bank:     metrics.Bank{Known: true, Up: true, ClockOffset: -90 * time.Second, Credited: 7, Rejected: 1, Retries: 3, Requests: 12},
+		bank: metrics.Bank{Known: true, Up: true, ClockOffset: -90 * time.Second, Credited: 7, Rejected: 1, Retries: 3, Requests: 12,
+			CreditedBy: map[string]int{"wallet": 5, "alseco": 2}, RejectedBy: map[string]int{"wallet": 1}},
 		door:     true,
 		alarm:    true,
 		review:   metrics.Review{TopUps: 1, Rejected: 2, Bills: 3},
@@ -111,6 +112,7 @@ func TestScrapeReadsTheKiosk(t *testing.T) {
 	}
 	m := metrics.New(metrics.Options{Source: src})
 	m.TopUpCompleted(metrics.ServiceWallet)
+	m.TopUpCompleted("alseco")
 	m.BillStacked(kiosk.Tenge(1000))
 	m.BillStacked(kiosk.Tenge(1000))
 	m.EscrowToStack(30 * time.Millisecond)
@@ -137,7 +139,9 @@ func TestScrapeReadsTheKiosk(t *testing.T) {
 		{"tolem_queue_topups", []string{"sync", "pending"}, 1},
 		{"tolem_queue_topups", []string{"sync", "review"}, 1},
 		{"tolem_topups_total", []string{"service", "wallet"}, 1},
-		{"tolem_topups_settled_total", []string{"service", "wallet", "status", "credited"}, 7},
+		{"tolem_topups_total", []string{"service", "alseco"}, 1},
+		{"tolem_topups_settled_total", []string{"service", "wallet", "status", "credited"}, 5},
+		{"tolem_topups_settled_total", []string{"service", "alseco", "status", "credited"}, 2},
 		{"tolem_topups_settled_total", []string{"service", "wallet", "status", "rejected"}, 1},
 		{"tolem_bills_stacked_total", []string{"value", "100000"}, 2},
 		{"tolem_bank_up", nil, 1},

@@ -49,11 +49,15 @@ func (b *consoleBackend) led() (*ledger.Ledger, error) {
 
 func (b *consoleBackend) Service(context.Context) console.Service {
 	st := b.w.flow.Status()
-	return console.Service{
+	svc := console.Service{
 		State: st.State, Reasons: st.Reasons, Maintenance: st.Maintenance, Manual: st.Manual,
 		InSession: st.State.InSession() || st.Session != nil, Screen: st.Screen.Lines,
 		DoorOpen: b.doorOpen.Load(),
 	}
+	if s := st.Session; s != nil {
+		svc.Payment = s.Service + " " + s.Account
+	}
+	return svc
 }
 
 func (b *consoleBackend) Acceptor() kiosk.AcceptorInfo { return b.w.acceptor.Info() }
@@ -62,7 +66,7 @@ func cassetteOf(p ledger.Period, capacity int) console.Cassette {
 	return console.Cassette{
 		OpenedAt: p.OpenedAt, Bills: p.Bills, Count: p.Count, Amount: p.Amount, Capacity: capacity,
 		TopUps: p.TopUps, FirstReceipt: p.FirstReceipt, LastReceipt: p.LastReceipt,
-		Suspense: p.Suspense, Uncertain: p.Uncertain,
+		Suspense: p.Suspense, Uncertain: p.Uncertain, Services: p.Services,
 	}
 }
 

@@ -57,6 +57,7 @@ type wiring struct {
 	doorAlarm atomic.Bool
 	metrics   *metrics.Metrics // nil when metrics.listen is empty
 	clock     *clockWatch      // jumps of the wall clock; nil in tests
+	catalog   *catalogHolder
 }
 
 // runDaemon wires the kiosk together and runs it until ctx ends. Only a
@@ -128,6 +129,8 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 		return err
 	}
 	w.bank = client
+	w.catalog = newCatalogHolder(ctx, w.ledger, client, log)
+	go w.catalog.run(ctx)
 
 	fp, err := openPanel(cfg, log, feeder)
 	if err != nil {
@@ -145,6 +148,13 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 		Light:    fp.light,
 		Log:      log,
 		NewID:    func() string { return uuid.NewString() },
+		Catalog:  w.catalog.Get,
+		Accounts: client,
+		Ping: func(ctx context.Context) error {
+			_, err := client.Ping(ctx)
+			return err
+		},
+		Receipts: receiptSource{ledger: w.ledger, bank: client, timeout: cfg.Bank.LookupTimeout, log: log},
 	})
 	w.flow = f
 	if fp.keys != nil {
@@ -289,6 +299,7 @@ func startSimBank(cfg *config.Config, log *slog.Logger) (*banksim.Server, error)
 		Terminals: map[string][]byte{cfg.TerminalID: []byte(cfg.Bank.Secret)},
 		Wallets:   simWallets,
 		Log:       log.With("component", "banksim"),
+		Services:  simServices(),
 	})
 	if err != nil {
 		ln.Close()
@@ -298,6 +309,14 @@ func startSimBank(cfg *config.Config, log *slog.Logger) (*banksim.Server, error)
 	cfg.Bank.URL = (&url.URL{Scheme: "http", Host: ln.Addr().String()}).String()
 	log.Info("bank sandbox listening", "url", cfg.Bank.URL)
 	return srv, nil
+}
+
+// simServices is the sandbox's catalog: its own, or envSimServices.
+func simServices() []byte {
+	if v := os.Getenv(envSimServices); v != "" {
+		return []byte(v)
+	}
+	return nil
 }
 
 func newBankClient(cfg *config.Config, log *slog.Logger, w *wiring) (*bankapi.Client, error) {

@@ -91,6 +91,7 @@ func (s metricsSource) Bank() metrics.Bank {
 	st := ob.Status()
 	return metrics.Bank{Known: true, Up: st.Reachable, ClockOffset: ob.ClockOffset(),
 		Credited: st.Counts.Credited, Rejected: st.Counts.Rejected,
+		CreditedBy: st.Counts.CreditedBy, RejectedBy: st.Counts.RejectedBy,
 		Retries: st.Counts.Failures, Requests: st.Counts.Requests}
 }
 
@@ -293,7 +294,7 @@ func (l *meteredLedger) countTopUps(ts []kiosk.TopUp) {
 		l.lastReceipt = max(l.lastReceipt, t.ReceiptNo)
 		l.mu.Unlock()
 		if fresh {
-			l.m.TopUpCompleted(metrics.ServiceWallet)
+			l.m.TopUpCompleted(t.ServiceName())
 		}
 	}
 }

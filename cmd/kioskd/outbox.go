@@ -252,12 +252,16 @@ func describeKiosk(ctx context.Context, w *wiring, hb *outbox.Heartbeat) {
 	if j, ok := w.clock.Last(); ok {
 		hb.ClockJump = &outbox.ClockJump{From: j.From, To: j.To}
 	}
+	if w.catalog != nil {
+		hb.Catalog = w.catalog.Get().Version
+	}
 	if w.ledger == nil {
 		hb.Alarms = append(hb.Alarms, "ledger_unusable")
 		return
 	}
 	if p, err := w.ledger.CurrentPeriod(ctx); err == nil {
 		hb.Cassette.Count, hb.Cassette.Amount = p.Count, p.Amount
+		hb.Services = p.Services
 	}
 	if h, err := w.ledger.ChainHead(ctx); err == nil {
 		hb.Chain = &h
@@ -330,6 +334,8 @@ func (b bankAdapter) Heartbeat(ctx context.Context, hb outbox.Heartbeat) error {
 		Alarms:    hb.Alarms,
 		Chain:     hb.Chain,
 		ClockJump: clockJumpWire(hb.ClockJump),
+		Catalog:   hb.Catalog,
+		Services:  hb.Services,
 	}))
 }
 

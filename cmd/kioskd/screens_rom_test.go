@@ -13,6 +13,7 @@ import (
 	"tolem/kiosk"
 	"tolem/kiosk/flow"
 	"tolem/kiosk/kiosktest"
+	"tolem/sync/bankapi/banksim"
 )
 
 // Every screen the real flow draws, in every language, goes through every
@@ -65,9 +66,16 @@ func walkFlow(t *testing.T, lang kiosk.Lang) []kiosk.Screen {
 	wallets.Answer("+77051234567", kiosk.Wallet{Found: true, Name: "Александра-Мария Константинопольская"}, nil)
 	wallets.Answer("+77771234567", kiosk.Wallet{}, errors.New("bank down"))
 	disp := &kiosktest.FakeDisplay{}
+	cat, err := kiosk.ParseCatalog([]byte(banksim.DefaultServices))
+	if err != nil {
+		t.Fatal(err)
+	}
 	f := flow.New(flow.Config{Lang: lang}, flow.Deps{
 		Clock: clock, Acceptor: acc, Ledger: led, Wallets: wallets, Display: disp,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Catalog:  func() kiosk.Catalog { return cat },
+		Accounts: romAccounts{},
+		Receipts: romReceipts{},
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -147,7 +155,30 @@ func walkFlow(t *testing.T, lang kiosk.Lang) []kiosk.Screen {
 	keys("CANCEL", "OK", "7011234567", "OK")
 	wallets.Release()
 	settle()
+	// The menu, a utility with its debt, and the payment status of each
+	// state.
+	keys("CANCEL", "0", "OK", "BACK", "3", "12345", "OK", "6789", "OK", "CANCEL")
+	for _, n := range []string{"1", "2", "3", "4"} {
+		keys("0", "OK", "2", n, "OK", "OK")
+	}
 	return disp.Screens()
+}
+
+type romAccounts struct{}
+
+func (romAccounts) LookupAccount(context.Context, string, string) (kiosk.Account, error) {
+	return kiosk.Account{Found: true, Holder: "Ә***ұ Қ.", Address: "ул. А***, 1*", Debt: kiosk.Tenge(123456), HasDebt: true}, nil
+}
+
+type romReceipts struct{}
+
+func (romReceipts) ReceiptStatus(_ context.Context, n int64) (kiosk.ReceiptInfo, error) {
+	states := []kiosk.ReceiptState{kiosk.ReceiptCredited, kiosk.ReceiptPending, kiosk.ReceiptRejected}
+	if n > int64(len(states)) {
+		return kiosk.ReceiptInfo{}, kiosk.ErrNotFound
+	}
+	return kiosk.ReceiptInfo{ReceiptNo: n, Amount: kiosk.Tenge(5000), Service: "alseco", Payee: "***6789",
+		State: states[n-1], CompletedAt: time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)}, nil
 }
 
 func isDigits(s string) bool {

@@ -120,6 +120,9 @@ type Service struct {
 	Screen    [4]string `json:"screen"`
 	// DoorOpen is the service door's state as last reported.
 	DoorOpen bool `json:"door_open"`
+	// Payment is the open session's service and masked account
+	// ("alseco ***6789"), empty when none is open.
+	Payment string `json:"payment,omitempty"`
 }
 
 // Cassette is the current cassette period.
@@ -139,6 +142,8 @@ type Cassette struct {
 	// Uncertain, bills a power cut left unsettled (not in Bills).
 	Suspense  int `json:"suspense"`
 	Uncertain int `json:"uncertain"`
+	// Services are the period's totals by service.
+	Services []kiosk.ServiceTotal `json:"services"`
 }
 
 // Queue is the state of the top-ups waiting for the bank.

@@ -199,7 +199,7 @@ func printReconciliation(x *invocation, r Reconciliation) {
 	if n := len(r.Stacked); n > 0 {
 		x.say("%s found in the cassette:", plural(n, "uncertain bill"))
 		for _, t := range r.TopUps {
-			x.say("  receipt %d: %s to %s (follow-up top-up, queued for the bank)", t.ReceiptNo, t.Amount, t.Phone.Masked())
+			x.say("  receipt %d: %s to %s (follow-up top-up, queued for the bank)", t.ReceiptNo, t.Amount, kiosk.MaskAccount(t.Payee()))
 		}
 	}
 	if n := len(r.Returned); n > 0 {
@@ -279,6 +279,13 @@ func printPeriod(x *invocation, c Cassette) {
 		receipts = fmt.Sprintf("receipts %d to %d", c.FirstReceipt, c.LastReceipt)
 	}
 	x.printf("  top-ups    %d (%s)\n", c.TopUps, receipts)
+	for i, s := range c.Services {
+		label := ""
+		if i == 0 {
+			label = "by service"
+		}
+		x.printf("  %-10s %s: %s in %s\n", label, s.Service, s.Amount, plural(s.TopUps, "top-up"))
+	}
 	x.printf("  suspense   %s (in the cassette, owner unknown)\n", plural(c.Suspense, "bill"))
 	x.printf("  uncertain  %s (may or may not be in the cassette; see review)\n", plural(c.Uncertain, "bill"))
 }

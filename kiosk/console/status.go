@@ -34,6 +34,7 @@ type StatusReport struct {
 	Maintenance bool               `json:"maintenance"`
 	Manual      bool               `json:"manual"`
 	InSession   bool               `json:"in_session"`
+	Payment     string             `json:"payment,omitempty"`
 	Screen      [4]string          `json:"screen"`
 	Door        DoorReport         `json:"door"`
 	Acceptor    kiosk.AcceptorInfo `json:"acceptor"`
@@ -137,7 +138,7 @@ func (c *Console) Status(ctx context.Context) StatusReport {
 		Version: sys.Version, TerminalID: sys.Terminal, Sim: sys.Sim,
 		StartedAt: sys.Started.UTC(), UptimeS: int64(now.Sub(sys.Started) / time.Second),
 		State: svc.State.String(), Reasons: nonNil(svc.Reasons), Maintenance: svc.Maintenance, Manual: svc.Manual,
-		InSession: svc.InSession, Screen: svc.Screen,
+		InSession: svc.InSession, Screen: svc.Screen, Payment: svc.Payment,
 		Acceptor: acceptorView(c.b.Acceptor()),
 		Ledger:   "ok",
 		Warnings: []string{},
@@ -253,6 +254,9 @@ func runStatus(x *invocation) int {
 	svc := r.State
 	if r.InSession {
 		svc += ", customer in session"
+		if r.Payment != "" {
+			svc += " (" + r.Payment + ")"
+		}
 	}
 	if r.Maintenance && r.State != kiosk.StateMaintenance.String() {
 		svc += ", maintenance after the customer"
@@ -317,7 +321,7 @@ func runStatus(x *invocation) int {
 			label = "recovered"
 		}
 		line(label, "receipt %d, %s to %s, completed at start-up at %s after a power cut",
-			t.ReceiptNo, t.Amount, t.Phone, fmtTime(t.CompletedAt))
+			t.ReceiptNo, t.Amount, t.Account, fmtTime(t.CompletedAt))
 	}
 	if j := r.ClockJump; j != nil {
 		sign := "+"
@@ -405,9 +409,10 @@ func runQueue(x *invocation) int {
 	}
 	x.printf("\n")
 	tw := tabwriter.NewWriter(x.t, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintf(tw, "receipt\tamount\tstate\ttries\tcompleted\t\n")
+	fmt.Fprintf(tw, "receipt\tamount\tservice\tstate\ttries\tcompleted\t\n")
 	for _, t := range q.Oldest {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\t\n", t.TopUp.ReceiptNo, t.TopUp.Amount, t.TopUp.Sync, t.Delivery.Attempts, ago(now, t.TopUp.CompletedAt))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t\n", t.TopUp.ReceiptNo, t.TopUp.Amount, t.TopUp.ServiceName(), t.TopUp.Sync,
+			t.Delivery.Attempts, ago(now, t.TopUp.CompletedAt))
 	}
 	tw.Flush()
 	for _, t := range q.Oldest {
@@ -423,6 +428,8 @@ type topUpView struct {
 	ID          string            `json:"id"`
 	ReceiptNo   int64             `json:"receipt_no"`
 	Phone       string            `json:"phone"`
+	Service     string            `json:"service"`
+	Account     string            `json:"account"`
 	Amount      kiosk.Money       `json:"amount"`
 	Bills       []kiosk.BillCount `json:"bills"`
 	Offline     bool              `json:"offline"`
@@ -435,7 +442,8 @@ type topUpView struct {
 
 func viewTopUp(t kiosk.TopUp, d Delivery) topUpView {
 	return topUpView{
-		ID: t.ID, ReceiptNo: t.ReceiptNo, Phone: t.Phone.Masked(), Amount: t.Amount, Bills: nonNil(t.Bills),
+		ID: t.ID, ReceiptNo: t.ReceiptNo, Phone: kiosk.MaskAccount(string(t.Phone)), Amount: t.Amount, Bills: nonNil(t.Bills),
+		Service: t.ServiceName(), Account: kiosk.MaskAccount(t.Payee()),
 		Offline: t.Offline, Recovered: t.Recovered, CreatedAt: t.CreatedAt.UTC(), CompletedAt: t.CompletedAt.UTC(),
 		Sync: t.Sync, Delivery: d,
 	}
@@ -481,7 +489,8 @@ func runTxn(x *invocation) int {
 	tw := tabwriter.NewWriter(x.t, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "receipt\t%d\n", t.ReceiptNo)
 	fmt.Fprintf(tw, "id\t%s\n", t.ID)
-	fmt.Fprintf(tw, "phone\t%s\n", t.Phone.Masked())
+	fmt.Fprintf(tw, "service\t%s\n", t.ServiceName())
+	fmt.Fprintf(tw, "account\t%s\n", kiosk.MaskAccount(t.Payee()))
 	fmt.Fprintf(tw, "amount\t%s\n", t.Amount)
 	fmt.Fprintf(tw, "bills\t%s\n", fmtBills(t.Bills))
 	fmt.Fprintf(tw, "offline\t%s\n", yesNo(t.Offline))
@@ -587,7 +596,7 @@ func runReview(x *invocation) int {
 			if note == "" {
 				note = t.Delivery.LastError
 			}
-			fmt.Fprintf(tw, "  receipt %d\t%s\t%s\t%s\t%s\n", t.TopUp.ReceiptNo, t.TopUp.Amount, t.TopUp.Phone.Masked(), t.TopUp.Sync, clean(note, 60))
+			fmt.Fprintf(tw, "  receipt %d\t%s\t%s\t%s\t%s\n", t.TopUp.ReceiptNo, t.TopUp.Amount, kiosk.MaskAccount(t.TopUp.Payee()), t.TopUp.Sync, clean(note, 60))
 		}
 		tw.Flush()
 	}

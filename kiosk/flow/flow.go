@@ -44,6 +44,8 @@ type Config struct {
 	SettleWait time.Duration
 	// Lang is the language the kiosk returns to after each customer.
 	Lang kiosk.Lang
+	// ReceiptTimeout leaves receipt_status (15 s).
+	ReceiptTimeout time.Duration
 }
 
 // Defaults of Config.
@@ -100,6 +102,7 @@ func (c Config) withDefaults() Config {
 	def(&c.LookupTimeout, DefaultLookupTimeout)
 	def(&c.RecoveryWait, DefaultRecoveryWait)
 	def(&c.SettleWait, DefaultSettleWait)
+	def(&c.ReceiptTimeout, DefaultReceiptTimeout)
 	return c
 }
 
@@ -116,6 +119,17 @@ type Deps struct {
 	Log *slog.Logger
 	// NewID makes session ids; nil makes random UUIDs.
 	NewID func() string
+
+	// Catalog is the bank's catalog as the kiosk holds it now; nil, or an
+	// empty one, shows the wallet only.
+	Catalog func() kiosk.Catalog
+	// Accounts looks up a service's accounts; nil: the bank is away.
+	Accounts kiosk.AccountLookup
+	// Ping asks whether the bank is there, at confirm of a service
+	// without a lookup; nil: it is.
+	Ping func(ctx context.Context) error
+	// Receipts finds this kiosk's payments for receipt_status; nil: none.
+	Receipts kiosk.ReceiptStatus
 }
 
 // Flow is the customer state machine. Make it with New and run it with Run;
@@ -156,10 +170,23 @@ type Flow struct {
 	phone   kiosk.Phone
 	offline bool
 	wallet  kiosk.Wallet
-	notice  notice
-	sess    *session
-	pending []*bill
-	lastTop kiosk.TopUp
+	// The chosen service, the digits account typed, and what the bank said
+	// of it (services.go).
+	svc     kiosk.Service
+	account string
+	acct    kiosk.Account
+	page    int
+	bank    bankState
+	okWait  bool
+	// receipt_status: the number typed, and the payment found.
+	receiptDigits  string
+	receiptNo      int64
+	receipt        *kiosk.ReceiptInfo
+	receiptMissing bool
+	notice         notice
+	sess           *session
+	pending        []*bill
+	lastTop        kiosk.TopUp
 
 	events     <-chan kiosk.AcceptorEvent
 	acceptorOn bool
@@ -216,6 +243,7 @@ func New(cfg Config, d Deps) *Flow {
 		reasons:   map[string]string{},
 		condsSeen: map[string]bool{},
 		lang:      cfg.Lang,
+		svc:       kiosk.DefaultWallet(),
 		status:    Status{State: kiosk.StateOutOfService, Lang: cfg.Lang, Reasons: []string{ReasonStarting}},
 	}
 }

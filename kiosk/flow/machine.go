@@ -2,6 +2,7 @@ package flow
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"time"
@@ -32,9 +33,12 @@ type input struct {
 }
 
 type lookupResult struct {
-	gen    uint64
-	wallet kiosk.Wallet
-	err    error
+	gen     uint64
+	kind    lookupKind
+	wallet  kiosk.Wallet
+	account kiosk.Account
+	receipt kiosk.ReceiptInfo
+	err     error
 }
 
 // step handles one input: derive the state it leads to, enter it (and what
@@ -114,7 +118,8 @@ func resting(s kiosk.State) bool {
 func (f *Flow) resolve(next kiosk.State) kiosk.State {
 	if f.interrupted() {
 		switch next {
-		case kiosk.StateEnterPhone, kiosk.StateLookup, kiosk.StateConfirm, kiosk.StateConfirmOffline:
+		case kiosk.StateEnterPhone, kiosk.StateLookup, kiosk.StateConfirm, kiosk.StateConfirmOffline,
+			kiosk.StateSelectService, kiosk.StateEnterAccount, kiosk.StateEnterReceipt, kiosk.StateReceiptStatus:
 			next = kiosk.StateIdle
 		case kiosk.StateInsertCash:
 			if f.sess != nil && f.holdsMoney(f.sess) {
@@ -149,9 +154,8 @@ func (f *Flow) enter(s kiosk.State) kiosk.State {
 	if s != kiosk.StateInsertCash {
 		f.disableAcceptor()
 	}
-	if s != kiosk.StateLookup {
-		f.cancelLookup()
-	}
+	// Each state that asks the bank starts its own question below.
+	f.cancelLookup()
 	switch s {
 	case kiosk.StateIdle, kiosk.StateOutOfService, kiosk.StateMaintenance:
 		if prev.InSession() {
@@ -164,12 +168,22 @@ func (f *Flow) enter(s kiosk.State) kiosk.State {
 			f.maint = true
 		}
 		f.restSession()
-	case kiosk.StateEnterPhone:
+	case kiosk.StateEnterPhone, kiosk.StateEnterAccount, kiosk.StateEnterReceipt:
 		f.armState(f.cfg.PhoneTimeout)
+	case kiosk.StateSelectService:
+		f.page = 0
+		f.armState(f.cfg.PhoneTimeout)
+	case kiosk.StateReceiptStatus:
+		f.startReceipt()
+		f.armState(f.cfg.ReceiptTimeout)
 	case kiosk.StateLookup:
 		f.startLookup()
 		f.armState(f.cfg.LookupTimeout)
 	case kiosk.StateConfirm:
+		f.okWait = false
+		if !f.svc.Lookup {
+			f.startPing()
+		}
 		f.armState(f.cfg.PhoneTimeout)
 	case kiosk.StateConfirmOffline:
 		f.digits2 = ""
@@ -188,6 +202,10 @@ func (f *Flow) forgetCustomer() {
 	f.digits, f.digits2 = "", ""
 	f.phone, f.offline = "", false
 	f.wallet = kiosk.Wallet{}
+	f.svc = f.catalog().Wallet()
+	f.account, f.acct = "", kiosk.Account{}
+	f.bank, f.okWait = bankUnknown, false
+	f.receiptDigits, f.receiptNo, f.receipt, f.receiptMissing = "", 0, nil, false
 }
 
 // onKey handles a key press.
@@ -198,7 +216,8 @@ func (f *Flow) onKey(k kiosk.Key) kiosk.State {
 	}
 	// Any key is a customer still there.
 	switch f.state {
-	case kiosk.StateEnterPhone, kiosk.StateConfirm, kiosk.StateConfirmOffline:
+	case kiosk.StateEnterPhone, kiosk.StateConfirm, kiosk.StateConfirmOffline,
+		kiosk.StateSelectService, kiosk.StateEnterAccount, kiosk.StateEnterReceipt:
 		f.armState(f.cfg.PhoneTimeout)
 	case kiosk.StateInsertCash:
 		f.armState(f.cfg.InsertTimeout)
@@ -209,9 +228,23 @@ func (f *Flow) onKey(k kiosk.Key) kiosk.State {
 	}
 	switch f.state {
 	case kiosk.StateIdle:
-		if k == kiosk.KeyOK {
+		switch k {
+		case kiosk.KeyOK:
 			f.forgetCustomer()
 			return kiosk.StateEnterPhone
+		case "0":
+			f.forgetCustomer()
+			return kiosk.StateSelectService
+		}
+	case kiosk.StateSelectService:
+		return f.selectKey(k)
+	case kiosk.StateEnterAccount:
+		return f.typeAccount(k)
+	case kiosk.StateEnterReceipt:
+		return f.typeReceipt(k)
+	case kiosk.StateReceiptStatus:
+		if k == kiosk.KeyOK || k == kiosk.KeyCancel {
+			return kiosk.StateIdle
 		}
 	case kiosk.StateEnterPhone:
 		return f.typePhone(k)
@@ -222,7 +255,7 @@ func (f *Flow) onKey(k kiosk.Key) kiosk.State {
 	case kiosk.StateConfirm:
 		switch k {
 		case kiosk.KeyOK:
-			return kiosk.StateInsertCash
+			return f.confirmOK()
 		case kiosk.KeyCancel:
 			return kiosk.StateIdle
 		}
@@ -231,9 +264,7 @@ func (f *Flow) onKey(k kiosk.Key) kiosk.State {
 	case kiosk.StateInsertCash:
 		switch k {
 		case kiosk.KeyOK:
-			if f.holdsMoney(f.sess) {
-				return kiosk.StateCompleting
-			}
+			return f.payKey()
 		case kiosk.KeyCancel:
 			if f.holdsMoney(f.sess) {
 				f.showNotice(tNoRefund, tPressPay)
@@ -268,14 +299,14 @@ func (f *Flow) typePhone(k kiosk.Key) kiosk.State {
 			f.showNotice(tNeedTen)
 			return f.state
 		}
-		p, err := kiosk.ParsePhone(f.digits, f.cfg.PhonePrefixes)
+		p, err := kiosk.ParsePhone(f.digits, f.prefixes())
 		if err != nil {
-			f.log.Info("number refused on the screen", "prefix", f.digits[:3], "err", err)
+			f.log.Info("number refused on the screen", "service", f.svc.ID, "prefix", f.digits[:3], "err", err)
 			f.showNotice(tBadNumber)
 			return f.state
 		}
 		f.phone, f.offline = p, false
-		return kiosk.StateLookup
+		return f.afterEntry()
 	}
 	f.clearNotice()
 	f.digits = editDigits(f.digits, k)
@@ -290,25 +321,42 @@ func (f *Flow) typeAgain(k kiosk.Key) kiosk.State {
 	case kiosk.KeyCancel:
 		return kiosk.StateIdle
 	case kiosk.KeyOK:
-		if len(f.digits2) < 10 {
+		digitsAccount := f.svc.Account.Kind == kiosk.AccountDigits
+		if !digitsAccount && len(f.digits2) < 10 {
 			f.showNotice(tNeedTen)
 			return f.state
 		}
-		if f.digits2 == f.phone.Digits() {
+		first := f.phone.Digits()
+		if digitsAccount {
+			first = f.account
+		}
+		if f.digits2 == first {
 			f.offline = true
 			return kiosk.StateInsertCash
 		}
-		f.log.Info("offline double entry differs; back to phone entry", "phone", f.phone.Masked())
-		f.digits = ""
-		f.showNoticeIn(kiosk.StateEnterPhone, tMismatch)
-		return kiosk.StateEnterPhone
+		f.log.Info("offline double entry differs; back to the account entry", "service", f.svc.ID, "account", f.maskedPayee())
+		back := kiosk.StateEnterPhone
+		if digitsAccount {
+			back = kiosk.StateEnterAccount
+		}
+		f.digits, f.account = "", ""
+		f.showNoticeIn(back, tMismatch)
+		return back
 	}
 	f.clearNotice()
-	f.digits2 = editDigits(f.digits2, k)
+	if f.svc.Account.Kind == kiosk.AccountDigits {
+		f.digits2 = editAccount(f.digits2, k, f.svc.Account.MaxLen)
+	} else {
+		f.digits2 = editDigits(f.digits2, k)
+	}
 	return f.state
 }
 
 func (f *Flow) startLookup() {
+	if !f.svc.IsWallet() {
+		f.startAccountLookup()
+		return
+	}
 	f.cancelLookup()
 	f.lookupGen++
 	ctx, cancel := context.WithCancel(f.ctx)
@@ -320,7 +368,7 @@ func (f *Flow) startLookup() {
 		defer close(done)
 		w, err := f.d.Wallets.LookupWallet(ctx, phone)
 		select {
-		case f.lookupC <- lookupResult{gen: gen, wallet: w, err: err}:
+		case f.lookupC <- lookupResult{gen: gen, kind: lookWallet, wallet: w, err: err}:
 		case <-f.stopped:
 		}
 	}()
@@ -335,10 +383,23 @@ func (f *Flow) cancelLookup() {
 }
 
 func (f *Flow) onLookup(r lookupResult) kiosk.State {
-	if r.gen != f.lookupGen || f.state != kiosk.StateLookup {
+	if r.gen != f.lookupGen {
 		return f.state // an answer that came after its deadline or a CANCEL
 	}
+	switch {
+	case r.kind == lookPing && f.state == kiosk.StateConfirm:
+		f.cancelLookup()
+		return f.onPing(r)
+	case r.kind == lookReceipt && f.state == kiosk.StateReceiptStatus:
+		f.cancelLookup()
+		return f.onReceipt(r)
+	case f.state != kiosk.StateLookup:
+		return f.state
+	}
 	f.cancelLookup()
+	if r.kind == lookAccount {
+		return f.onAccountLookup(r)
+	}
 	switch {
 	case r.err != nil:
 		f.log.Warn("bank lookup failed; offline double entry", "phone", f.phone.Masked(), "err", r.err)
@@ -354,13 +415,14 @@ func (f *Flow) onLookup(r lookupResult) kiosk.State {
 
 func (f *Flow) onStateTimeout() kiosk.State {
 	switch f.state {
-	case kiosk.StateEnterPhone, kiosk.StateConfirm, kiosk.StateConfirmOffline:
+	case kiosk.StateEnterPhone, kiosk.StateConfirm, kiosk.StateConfirmOffline,
+		kiosk.StateSelectService, kiosk.StateEnterAccount, kiosk.StateEnterReceipt:
 		f.log.Info("no key for a while; back to idle", "state", f.state.String())
 		return kiosk.StateIdle
+	case kiosk.StateReceiptStatus:
+		return kiosk.StateIdle
 	case kiosk.StateLookup:
-		f.log.Warn("bank did not answer the lookup in time; offline double entry",
-			"phone", f.phone.Masked(), "timeout", f.cfg.LookupTimeout)
-		return kiosk.StateConfirmOffline
+		return f.bankUnreachable(fmt.Errorf("no answer to the lookup within %v", f.cfg.LookupTimeout))
 	case kiosk.StateInsertCash:
 		if f.holdsMoney(f.sess) {
 			f.log.Info("customer left with cash inserted; completing the top-up", "session", f.sess.ID)

@@ -37,6 +37,8 @@ type rig struct {
 	writesMark int
 	stop       context.CancelFunc
 	done       chan error
+	// extra adds to the flow's dependencies before it runs.
+	extra func(*Deps)
 }
 
 func newRig(t *testing.T, cfg Config) *rig {
@@ -73,11 +75,15 @@ func (r *rig) logger() *slog.Logger {
 // run starts the flow without the acceptor's ready report.
 func (r *rig) run() *rig {
 	r.t.Helper()
-	r.f = New(r.cfg, Deps{
+	d := Deps{
 		Clock: r.clock, Acceptor: r.acc, Ledger: r.led, Wallets: r.wal,
 		Display: r.disp, Light: r.light, Log: r.logger(),
 		NewID: func() string { r.ids++; return fmt.Sprintf("s%d", r.ids) },
-	})
+	}
+	if r.extra != nil {
+		r.extra(&d)
+	}
+	r.f = New(r.cfg, d)
 	ctx, cancel := context.WithCancel(context.Background())
 	r.stop = cancel
 	r.done = make(chan error, 1)

@@ -38,14 +38,28 @@ func (f *Flow) render() kiosk.Screen {
 	switch f.state {
 	case kiosk.StateIdle:
 		lines = [4]string{t(tIdleTitle), "", t(tPressOK), t(tLangHint)}
+	case kiosk.StateSelectService, kiosk.StateEnterAccount, kiosk.StateEnterReceipt, kiosk.StateReceiptStatus:
+		lines = f.renderServices(t)
 	case kiosk.StateEnterPhone:
 		lines = [4]string{t(tEnterPhone), kiosk.FormatPhoneDigits(f.digits), "", t(tHintNext)}
+		if !f.svc.IsWallet() {
+			lines[0] = f.svc.DisplayName(l)
+		}
 	case kiosk.StateLookup:
 		lines = [4]string{t(tChecking), f.phone.Pretty(), "", t(tPleaseWait)}
+		if f.svc.Account.Kind == kiosk.AccountDigits {
+			lines[1] = f.account
+		}
 	case kiosk.StateConfirm:
 		lines = [4]string{t(tRecipient), f.wallet.Name, f.phone.Pretty(), t(tConfirmHint)}
+		if !f.svc.IsWallet() {
+			lines = f.confirmLines(t)
+		}
 	case kiosk.StateConfirmOffline:
 		lines = [4]string{t(tBankOffline), t(tTypeAgain), kiosk.FormatPhoneDigits(f.digits2), t(tHintNext)}
+		if f.svc.Account.Kind == kiosk.AccountDigits {
+			lines[2] = f.digits2 + "_"
+		}
 	case kiosk.StateInsertCash:
 		var total kiosk.Money
 		if f.sess != nil {
@@ -55,9 +69,12 @@ func (f *Flow) render() kiosk.Screen {
 		case f.noRoom:
 			lines = [4]string{t(tMaxReached), fmt.Sprintf(t(tInserted), total), "", t(tPressPay)}
 		case total > 0:
-			lines = [4]string{t(tInsertBills), fmt.Sprintf(t(tInserted), total), fmt.Sprintf(t(tMax), f.cfg.MaxAmount), t(tPayHint)}
+			lines = [4]string{t(tInsertBills), fmt.Sprintf(t(tInserted), total), fmt.Sprintf(t(tMax), f.maxAmount()), t(tPayHint)}
 		default:
-			lines = [4]string{t(tInsertBills), fmt.Sprintf(t(tInserted), total), fmt.Sprintf(t(tMax), f.cfg.MaxAmount), t(tCancelHint)}
+			lines = [4]string{t(tInsertBills), fmt.Sprintf(t(tInserted), total), fmt.Sprintf(t(tMax), f.maxAmount()), t(tCancelHint)}
+		}
+		if m := f.svc.MinAmount; m > 0 && total < m && !f.noRoom {
+			lines[0] = fmt.Sprintf(t(tMin), m)
 		}
 	case kiosk.StateCompleting:
 		var total kiosk.Money
@@ -106,7 +123,7 @@ func (f *Flow) roomNote() kiosk.Money {
 	if n := f.notice.lines[0]; n != tRejected && n != tOverMax {
 		return 0
 	}
-	room := f.cfg.MaxAmount - f.committed(f.sess)
+	room := f.maxAmount() - f.committed(f.sess)
 	if room <= 0 {
 		return 0
 	}
@@ -177,7 +194,8 @@ func (f *Flow) snapshot(scr kiosk.Screen) Status {
 		st.Fault = ""
 	}
 	if s := f.sess; s != nil {
-		ss := &SessionStatus{ID: s.ID, Phone: s.Phone.Masked(), Offline: s.Offline, OpenedAt: s.OpenedAt, Total: s.total}
+		ss := &SessionStatus{ID: s.ID, Phone: kiosk.MaskAccount(string(s.Phone)), Offline: s.Offline, OpenedAt: s.OpenedAt, Total: s.total,
+			Service: kiosk.TopUp{Service: s.Service}.ServiceName(), Account: kiosk.MaskAccount(kiosk.TopUp{Phone: s.Phone, Account: s.Account}.Payee())}
 		for v, n := range s.counts {
 			ss.Bills = append(ss.Bills, kiosk.BillCount{Value: v, Count: n})
 		}

@@ -117,7 +117,7 @@ func (f *Flow) enableFitting() {
 		f.log.Error("acceptor reports no denominations; out of service until it reports ready with its bill table")
 		return
 	}
-	set := fitting(denoms, f.cfg.MaxAmount-f.committed(f.sess))
+	set := fitting(denoms, f.maxAmount()-f.committed(f.sess))
 	f.noRoom = len(set) == 0
 	if f.noRoom {
 		f.disableAcceptor()
@@ -140,8 +140,12 @@ func (f *Flow) enableFitting() {
 // openSession records the session as cash may start going in.
 func (f *Flow) openSession() kiosk.State {
 	s := &session{
-		Session: kiosk.Session{ID: f.d.NewID(), Phone: f.phone, Offline: f.offline, OpenedAt: f.now()},
-		counts:  map[kiosk.Money]int{},
+		Session: kiosk.Session{ID: f.d.NewID(), Phone: f.phone, Offline: f.offline, OpenedAt: f.now(),
+			Service: f.svc.LedgerID()},
+		counts: map[kiosk.Money]int{},
+	}
+	if f.svc.Account.Kind == kiosk.AccountDigits {
+		s.Phone, s.Account = "", f.account
 	}
 	f.noRoom = false
 	if err := f.d.Ledger.OpenSession(f.ctx, s.Session); err != nil {
@@ -149,7 +153,7 @@ func (f *Flow) openSession() kiosk.State {
 		return kiosk.StateIdle
 	}
 	f.sess = s
-	f.log.Info("session opened", "session", s.ID, "phone", s.Phone.Masked(), "offline", s.Offline)
+	f.log.Info("session opened", "session", s.ID, "service", f.svc.ID, "account", f.maskedPayee(), "offline", s.Offline)
 	f.armState(f.cfg.InsertTimeout)
 	f.enableFitting()
 	return kiosk.StateInsertCash
@@ -276,8 +280,8 @@ func (f *Flow) settle() (*kiosk.TopUp, bool) {
 
 func (f *Flow) topUpDone(t kiosk.TopUp) {
 	f.lastTop = t
-	f.log.Info("top-up completed", "receipt", t.ReceiptNo, "amount", t.Amount.String(),
-		"phone", t.Phone.Masked(), "offline", t.Offline, "session", t.SessionID, "bills", len(t.Bills))
+	f.log.Info("top-up completed", "receipt", t.ReceiptNo, "amount", t.Amount.String(), "service", t.ServiceName(),
+		"account", kiosk.MaskAccount(t.Payee()), "offline", t.Offline, "session", t.SessionID, "bills", len(t.Bills))
 	f.checkQueue()
 }
 
@@ -564,9 +568,9 @@ func (f *Flow) onEscrow(ev kiosk.AcceptorEvent) kiosk.State {
 	}
 	f.armState(f.cfg.InsertTimeout)
 	s := f.sess
-	if v <= 0 || f.committed(s)+v > f.cfg.MaxAmount {
+	if v <= 0 || f.committed(s)+v > f.maxAmount() {
 		f.log.Info("bill would pass the maximum; returning it", "value", v.String(),
-			"total", f.committed(s).String(), "max", f.cfg.MaxAmount.String())
+			"total", f.committed(s).String(), "max", f.maxAmount().String())
 		f.returnBill(v)
 		f.showNotice(tOverMax)
 		return f.state

@@ -58,8 +58,12 @@ type Status struct {
 
 // SessionStatus is the open session, with the phone number masked.
 type SessionStatus struct {
-	ID       string            `json:"id"`
-	Phone    string            `json:"phone"`
+	ID    string `json:"id"`
+	Phone string `json:"phone"`
+	// Service is the catalog service paid ("wallet" for the wallet) and
+	// Account the masked account paid.
+	Service  string            `json:"service"`
+	Account  string            `json:"account"`
 	Offline  bool              `json:"offline"`
 	OpenedAt time.Time         `json:"opened_at"`
 	Total    kiosk.Money       `json:"total"`
@@ -91,6 +95,8 @@ func (s Status) MarshalJSON() ([]byte, error) {
 		ReceiptNo int64       `json:"receipt_no"`
 		Amount    kiosk.Money `json:"amount"`
 		Phone     string      `json:"phone"`
+		Service   string      `json:"service"`
+		Account   string      `json:"account"`
 		Offline   bool        `json:"offline"`
 		At        time.Time   `json:"completed_at"`
 	}
@@ -115,7 +121,8 @@ func (s Status) MarshalJSON() ([]byte, error) {
 		out.Reasons = []string{}
 	}
 	if t := s.LastTopUp; t != nil {
-		out.LastTopUp = &topUp{ReceiptNo: t.ReceiptNo, Amount: t.Amount, Phone: t.Phone.Masked(), Offline: t.Offline, At: t.CompletedAt}
+		out.LastTopUp = &topUp{ReceiptNo: t.ReceiptNo, Amount: t.Amount, Phone: t.Phone.Masked(), Offline: t.Offline, At: t.CompletedAt,
+			Service: t.ServiceName(), Account: kiosk.MaskAccount(t.Payee())}
 	}
 	return json.Marshal(out)
 }

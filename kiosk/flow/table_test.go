@@ -26,6 +26,9 @@ type setup struct {
 
 var setups = []setup{
 	{"idle", kiosk.StateIdle, func(r *rig) {}, 10 * time.Minute},
+	{"select_service", kiosk.StateSelectService, func(r *rig) { r.key("0") }, DefaultPhoneTimeout},
+	{"enter_receipt", kiosk.StateEnterReceipt, func(r *rig) { r.key("0", "2", "12") }, DefaultPhoneTimeout},
+	{"receipt_status", kiosk.StateReceiptStatus, func(r *rig) { r.key("0", "2", "12", "OK") }, DefaultReceiptTimeout},
 	{"enter_phone", kiosk.StateEnterPhone, func(r *rig) { r.key("OK", "70112345") }, DefaultPhoneTimeout},
 	{"lookup", kiosk.StateLookup, func(r *rig) {
 		r.wal.Block()
@@ -117,6 +120,7 @@ type outcome struct {
 var expect = map[string]map[string]outcome{
 	"idle": {
 		"key OK":        {kiosk.StateEnterPhone, screenShows("+7 (___) ___-__-__")},
+		"key 0":         {kiosk.StateSelectService, screenShows("2 Статус платежа")},
 		"key LANG":      {kiosk.StateIdle, langIs(kiosk.LangKK, "Әмиянды толтыру")},
 		"escrow":        {kiosk.StateIdle, cmdsAre("return")},
 		"stacked":       {kiosk.StateIdle, strayKept()},
@@ -125,6 +129,42 @@ var expect = map[string]map[string]outcome{
 		"door_open":     {kiosk.StateOutOfService, reasonsAre("door_open")},
 		"offline_cap":   {kiosk.StateOutOfService, reasonsAre(ReasonOfflineCap)},
 		"fault_cleared": {kiosk.StateIdle, nil},
+	},
+	"select_service": {
+		"key 1":       {kiosk.StateEnterPhone, screenShows("+7 (___) ___-__-__")},
+		"key 2":       {kiosk.StateEnterReceipt, screenShows("Номер чека:")},
+		"key CANCEL":  {kiosk.StateIdle, nil},
+		"key LANG":    {kiosk.StateSelectService, langIs(kiosk.LangKK, "2 Төлем күйі")},
+		"escrow":      {kiosk.StateSelectService, cmdsAre("return")},
+		"stacked":     {kiosk.StateSelectService, strayKept()},
+		"fault":       {kiosk.StateOutOfService, nil},
+		"timer":       {kiosk.StateIdle, nil},
+		"door_open":   {kiosk.StateOutOfService, nil},
+		"offline_cap": {kiosk.StateSelectService, nil},
+	},
+	"enter_receipt": {
+		"digit":       {kiosk.StateEnterReceipt, screenShows("12D_")},
+		"key OK":      {kiosk.StateReceiptStatus, screenShows("на этом терминале")},
+		"key BACK":    {kiosk.StateEnterReceipt, screenShows("1_")},
+		"key CANCEL":  {kiosk.StateIdle, nil},
+		"key LANG":    {kiosk.StateEnterReceipt, langIs(kiosk.LangKK, "Түбіртек нөмірі:")},
+		"escrow":      {kiosk.StateEnterReceipt, cmdsAre("return")},
+		"stacked":     {kiosk.StateEnterReceipt, strayKept()},
+		"fault":       {kiosk.StateOutOfService, nil},
+		"timer":       {kiosk.StateIdle, nil},
+		"door_open":   {kiosk.StateOutOfService, nil},
+		"offline_cap": {kiosk.StateEnterReceipt, nil},
+	},
+	"receipt_status": {
+		"key OK":      {kiosk.StateIdle, nil},
+		"key CANCEL":  {kiosk.StateIdle, nil},
+		"key LANG":    {kiosk.StateReceiptStatus, langIs(kiosk.LangKK, "бұл терминалда")},
+		"escrow":      {kiosk.StateReceiptStatus, cmdsAre("return")},
+		"stacked":     {kiosk.StateReceiptStatus, strayKept()},
+		"fault":       {kiosk.StateOutOfService, nil},
+		"timer":       {kiosk.StateIdle, nil},
+		"door_open":   {kiosk.StateOutOfService, nil},
+		"offline_cap": {kiosk.StateReceiptStatus, nil},
 	},
 	"enter_phone": {
 		"digit":       {kiosk.StateEnterPhone, screenShows("+7 (701) 123-45-D_")},

@@ -60,6 +60,26 @@ const (
 	tStarting
 	tPaymentSaved
 
+	tMenuNav // then " page/pages"
+	tStatusEntry
+	tAccountIs // %s: the digits typed
+	tDigits    // %s: "min-max"
+	tBadAccount
+	tAccountNotFound
+	tNoBank1
+	tNoBank2
+	tUnavailable
+	tDebt // %s: the debt
+	tMin  // %s: the service's minimum
+	tBelowMin
+	tReceiptPrompt
+	tReceiptNo // %d: the receipt number
+	tNotHere1
+	tNotHere2
+	tStCredited
+	tStPending
+	tStRejected
+
 	tService
 )
 
@@ -118,6 +138,35 @@ var texts = map[text][3]string{
 	tOOS2:         {"не работает", "жұмыс істемейді", "out of service"},
 	tStarting:     {"Запуск...", "Іске қосылуда...", "Starting..."},
 	tPaymentSaved: {"Ваш платёж сохранён", "Төлеміңіз сақталды", "Your payment is safe"},
+
+	// select_service: entries numbered 1-3 on each page, then this hint.
+	tMenuNav:     {"OK > BACK <", "OK > BACK <", "OK > BACK <"},
+	tStatusEntry: {"Статус платежа", "Төлем күйі", "Payment status"},
+
+	// enter_account: the service's name, the digits typed, the lengths.
+	tAccountIs:       {"Счёт: %s", "Шот: %s", "Acct: %s"},
+	tDigits:          {"%s цифр", "%s цифр", "%s digits"},
+	tBadAccount:      {"Неверный номер счёта", "Шот нөмірі қате", "Invalid account"},
+	tAccountNotFound: {"Счёт не найден", "Шот табылмады", "Account not found"},
+
+	// a service that takes no cash while the bank is out of reach.
+	tNoBank1:     {"Нет связи с банком", "Банкпен байланыс жоқ", "Bank offline"},
+	tNoBank2:     {"Попробуйте позже", "Кейінірек көріңіз", "Please try later"},
+	tUnavailable: {"Услуга недоступна", "Қызмет қолжетімсіз", "Service unavailable"},
+
+	// confirm of an account; insert_cash of a service with a minimum.
+	tDebt:     {"Долг: %s", "Қарыз: %s", "Debt: %s"},
+	tMin:      {"Минимум: %s", "Ең азы: %s", "Min: %s"},
+	tBelowMin: {"Меньше минимума", "Ең аздан аз", "Below the minimum"},
+
+	// enter_receipt, receipt_status.
+	tReceiptPrompt: {"Номер чека:", "Түбіртек нөмірі:", "Receipt number:"},
+	tReceiptNo:     {"Чек № %d", "Түбіртек № %d", "Receipt No %d"},
+	tNotHere1:      {"не найден", "бұл терминалда", "not found"},
+	tNotHere2:      {"на этом терминале", "табылмады", "at this kiosk"},
+	tStCredited:    {"✓ Зачислен", "✓ Түсті", "✓ Credited"},
+	tStPending:     {"! В обработке", "! Өңделуде", "! Pending"},
+	tStRejected:    {"✗ Отклонён", "✗ Қабылданбады", "✗ Rejected"},
 
 	// maintenance.
 	tService: {"Идёт обслуживание", "Қызмет көрсетілуде", "Service in progress"},

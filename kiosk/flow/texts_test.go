@@ -87,7 +87,38 @@ func TestScreensFit(t *testing.T) {
 			{"payment saved", func(f *Flow) { f.sess = sess(kiosk.Tenge(200000)) }},
 		},
 		kiosk.StateMaintenance: {{"plain", func(*Flow) {}}},
+		kiosk.StateSelectService: {
+			{"wallet only", func(*Flow) {}},
+			{"long names, page 2", func(f *Flow) {
+				f.d.Catalog = func() kiosk.Catalog { return wideCatalog() }
+				f.page = 1
+			}},
+		},
+		kiosk.StateEnterAccount: {
+			{"empty", func(f *Flow) { f.svc = wideCatalog().Services[2] }},
+			{"full", func(f *Flow) { f.svc = wideCatalog().Services[2]; f.account = "12345678901234567890" }},
+			{"bad", func(f *Flow) { f.svc = wideCatalog().Services[2]; f.notice = note(f, tBadAccount) }},
+		},
+		kiosk.StateEnterReceipt: {
+			{"empty", func(*Flow) {}},
+			{"full", func(f *Flow) { f.receiptDigits = "999999999" }},
+		},
+		kiosk.StateReceiptStatus: {
+			{"waiting", func(f *Flow) { f.receiptNo = 999_999_999 }},
+			{"missing", func(f *Flow) { f.receiptNo = 999_999_999; f.receiptMissing = true }},
+			{"found", func(f *Flow) {
+				f.d.Catalog = func() kiosk.Catalog { return wideCatalog() }
+				f.receipt = &kiosk.ReceiptInfo{ReceiptNo: 999_999_999, Amount: kiosk.Tenge(200000), Service: "alseco",
+					Payee: "***7890", State: kiosk.ReceiptRejected, CompletedAt: time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)}
+			}},
+		},
 	}
+	variants[kiosk.StateConfirm] = append(variants[kiosk.StateConfirm],
+		variant{"utility with debt", func(f *Flow) {
+			f.svc = wideCatalog().Services[2]
+			f.account = "12345678901234567890"
+			f.acct = kiosk.Account{Found: true, Holder: longName, Address: longName, Debt: kiosk.Tenge(200000), HasDebt: true}
+		}})
 	for _, st := range kiosk.States() {
 		vs, ok := variants[st]
 		if !ok {
@@ -121,6 +152,17 @@ func TestScreensFit(t *testing.T) {
 			}
 		}
 	}
+}
+
+// wideCatalog has names longer than a line.
+func wideCatalog() kiosk.Catalog {
+	long := map[string]string{"ru": "Очень длинное название услуги", "kk": "Өте ұзын қызмет атауы бар", "en": "A very long service name indeed"}
+	return kiosk.Catalog{Version: "w", Services: []kiosk.Service{
+		{ID: "wallet", Kind: kiosk.KindWallet, Name: long, Account: kiosk.AccountRule{Kind: kiosk.AccountPhone}, Lookup: true},
+		{ID: "m", Kind: kiosk.KindMobile, Name: long, Account: kiosk.AccountRule{Kind: kiosk.AccountPhone}},
+		{ID: "alseco", Kind: kiosk.KindUtility, Name: long, Account: kiosk.AccountRule{Kind: kiosk.AccountDigits, MinLen: 6, MaxLen: 20}, Lookup: true},
+		{ID: "l", Kind: kiosk.KindLoan, Name: long, Account: kiosk.AccountRule{Kind: kiosk.AccountDigits, MinLen: 10, MaxLen: 16}},
+	}}
 }
 
 func TestScreenContent(t *testing.T) {

@@ -238,7 +238,7 @@ func (l *FakeLedger) completeLocked(sessionID string, at time.Time, recovered bo
 	l.receipt++
 	t := kiosk.TopUp{
 		ID: fmt.Sprintf("topup-%d", l.receipt), ReceiptNo: l.receipt, SessionID: sessionID,
-		Phone: s.Phone, Amount: sum, Bills: billCounts(counts), Offline: s.Offline,
+		Phone: s.Phone, Service: s.Service, Account: s.Account, Amount: sum, Bills: billCounts(counts), Offline: s.Offline,
 		CreatedAt: s.OpenedAt, CompletedAt: at, Sync: kiosk.SyncUnsent, Recovered: recovered,
 	}
 	s.TopUp = &t

@@ -35,6 +35,9 @@ type Period struct {
 	// Uncertain counts bills a power cut left unsettled during the period:
 	// they may or may not be in the cassette and are not in Bills.
 	Uncertain int `json:"uncertain"`
+	// Services splits the stacked bills of the period by the service their
+	// session paid, by service id.
+	Services []kiosk.ServiceTotal `json:"services"`
 }
 
 // CollectionSync is where a collection stands with the bank.
@@ -261,7 +264,30 @@ func loadPeriod(ctx context.Context, tx *sql.Tx, id int64) (Period, error) {
 	err = tx.QueryRowContext(ctx, `SELECT COUNT(*), IFNULL(MIN(receipt_no), 0), IFNULL(MAX(receipt_no), 0)
 		FROM topups WHERE session_id IN (SELECT session_id FROM bills WHERE period_id = ? AND state = 'stacked')`, id).
 		Scan(&p.TopUps, &p.FirstReceipt, &p.LastReceipt)
+	if err != nil {
+		return p, err
+	}
+	p.Services, err = serviceTotals(ctx, tx, id)
 	return p, err
+}
+
+func serviceTotals(ctx context.Context, tx *sql.Tx, period int64) ([]kiosk.ServiceTotal, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT IFNULL(NULLIF(s.service, ''), ?), COUNT(DISTINCT b.session_id), SUM(b.value)
+		FROM bills b JOIN sessions s ON s.id = b.session_id
+		WHERE b.period_id = ? AND b.state = 'stacked' GROUP BY 1 ORDER BY 1`, kiosk.WalletServiceID, period)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []kiosk.ServiceTotal{}
+	for rows.Next() {
+		var t kiosk.ServiceTotal
+		if err := rows.Scan(&t.Service, &t.TopUps, &t.Amount); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
 }
 
 func collectionWhere(ctx context.Context, tx *sql.Tx, where string, args ...any) (Collection, error) {

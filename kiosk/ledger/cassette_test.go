@@ -42,6 +42,7 @@ func TestCassettePeriods(t *testing.T) {
 		ID: p.ID, OpenedAt: t0, ClosedAt: closed,
 		Bills: []kiosk.BillCount{{Value: kiosk.Tenge(500), Count: 1}, {Value: kiosk.Tenge(1000), Count: 2}, {Value: kiosk.Tenge(2000), Count: 1}},
 		Count: 4, Amount: kiosk.Tenge(4500), TopUps: 2, FirstReceipt: 1, LastReceipt: 2, Suspense: 1,
+		Services: []kiosk.ServiceTotal{{Service: "wallet", TopUps: 2, Amount: kiosk.Tenge(4000)}},
 	}
 	if !reflect.DeepEqual(c.Period, want) || c.Seal != "BAG-1" || c.Sync != ledger.CollectionUnsent || len(c.ID) != 36 {
 		t.Fatalf("collection %+v, want period %+v", c, want)

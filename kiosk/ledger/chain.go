@@ -111,6 +111,10 @@ type chainTable struct {
 	// intKey: the id column is an INTEGER (the chain stores it as text).
 	intKey bool
 	cols   []chainColumn
+	// tail are columns added after the chain began, chained only on a row
+	// where one of them is not empty: every older row keeps the content
+	// it was chained with.
+	tail []chainColumn
 }
 
 func col(name string) chainColumn { return chainColumn{name, "%[1]s." + name} }
@@ -119,13 +123,14 @@ func col(name string) chainColumn { return chainColumn{name, "%[1]s." + name} }
 // expressions must stay the same as these.
 var chainTables = []chainTable{
 	{"cassette_periods", true, []chainColumn{col("id"), col("opened_at"), col("closed_at"), col("seal"),
-		col("collection_id"), col("sync_state"), {"body_sha256", chainDigestFunc + "(%[1]s.body)"}, col("counted")}},
+		col("collection_id"), col("sync_state"), {"body_sha256", chainDigestFunc + "(%[1]s.body)"}, col("counted")}, nil},
 	{"bills", false, []chainColumn{col("id"), col("session_id"), col("seq"), col("value"), col("state"),
-		col("escrowed_at"), col("settled_at"), col("period_id"), col("stack_at"), col("uncertain_why")}},
+		col("escrowed_at"), col("settled_at"), col("period_id"), col("stack_at"), col("uncertain_why")}, nil},
 	{"topups", false, []chainColumn{col("id"), col("receipt_no"), col("session_id"), col("phone"), col("amount"),
 		col("offline"), col("created_at"), col("completed_at"), col("recovered"), col("sync_state"),
-		col("credited_at"), {"body_sha256", chainDigestFunc + "(%[1]s.body)"}, col("reconciled")}},
-	{"audit", true, []chainColumn{col("id"), col("at"), col("actor"), col("action"), col("detail")}},
+		col("credited_at"), {"body_sha256", chainDigestFunc + "(%[1]s.body)"}, col("reconciled")},
+		[]chainColumn{col("service"), col("account")}},
+	{"audit", true, []chainColumn{col("id"), col("at"), col("actor"), col("action"), col("detail")}, nil},
 }
 
 // content is the SQL expression of a row's canonical content.
@@ -134,7 +139,18 @@ func (t chainTable) content(alias string) string {
 	for i, c := range t.cols {
 		exprs[i] = fmt.Sprintf(c.expr, alias)
 	}
-	return "json_array(" + strings.Join(exprs, ", ") + ")"
+	head := "json_array(" + strings.Join(exprs, ", ") + ")"
+	if len(t.tail) == 0 {
+		return head
+	}
+	var empty []string
+	for _, c := range t.tail {
+		e := fmt.Sprintf(c.expr, alias)
+		exprs = append(exprs, e)
+		empty = append(empty, e+" = ''")
+	}
+	return "(CASE WHEN " + strings.Join(empty, " AND ") + " THEN " + head +
+		" ELSE json_array(" + strings.Join(exprs, ", ") + ") END)"
 }
 
 // append is the trigger body that chains the row NEW.
@@ -437,6 +453,8 @@ func (t chainTable) diff(chain, row string) (field, was, now string) {
 			name := strconv.Itoa(i)
 			if i < len(t.cols) {
 				name = t.cols[i].name
+			} else if j := i - len(t.cols); j < len(t.tail) {
+				name = t.tail[j].name
 			}
 			return name, x, y
 		}

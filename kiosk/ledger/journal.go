@@ -27,28 +27,31 @@ func BillID(sessionID string, seq int) string { return kiosk.BillID(sessionID, s
 // session again is a no-op; the same id with another phone or offline flag is
 // ErrConflict. A zero OpenedAt is the ledger's clock.
 func (l *Ledger) OpenSession(ctx context.Context, s kiosk.Session) error {
-	if s.ID == "" || s.Phone == "" {
-		return fmt.Errorf("ledger: open session: %w: id and phone are required", ErrInvalid)
+	if s.ID == "" || (s.Phone == "" && s.Account == "") {
+		return fmt.Errorf("ledger: open session: %w: id and a phone or an account are required", ErrInvalid)
+	}
+	if s.Account != "" && s.Service == "" {
+		return fmt.Errorf("ledger: open session: %w: an account needs its service", ErrInvalid)
 	}
 	at := l.now(s.OpenedAt)
 	return l.write(ctx, "open session "+s.ID, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, phone, offline, opened_at, status)
-			VALUES (?, ?, ?, ?, 'open') ON CONFLICT (id) DO NOTHING`,
-			s.ID, string(s.Phone), s.Offline, fmtTime(at))
+		res, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, phone, offline, opened_at, status, service, account)
+			VALUES (?, ?, ?, ?, 'open', ?, ?) ON CONFLICT (id) DO NOTHING`,
+			s.ID, string(s.Phone), s.Offline, fmtTime(at), s.Service, s.Account)
 		if err != nil {
 			return err
 		}
 		if n, err := res.RowsAffected(); err != nil || n == 1 {
 			return err
 		}
-		var phone string
+		var phone, service, account string
 		var offline bool
-		if err := tx.QueryRowContext(ctx, `SELECT phone, offline FROM sessions WHERE id = ?`, s.ID).
-			Scan(&phone, &offline); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT phone, offline, service, account FROM sessions WHERE id = ?`, s.ID).
+			Scan(&phone, &offline, &service, &account); err != nil {
 			return err
 		}
-		if phone != string(s.Phone) || offline != s.Offline {
-			return fmt.Errorf("%w: session already recorded for another number", ErrConflict)
+		if phone != string(s.Phone) || offline != s.Offline || service != s.Service || account != s.Account {
+			return fmt.Errorf("%w: session already recorded for another payee", ErrConflict)
 		}
 		return nil
 	})
@@ -297,9 +300,11 @@ func completeSession(ctx context.Context, tx *sql.Tx, sessionID string, at time.
 		offline  bool
 		openedAt string
 		status   string
+		service  string
+		account  string
 	)
-	err := tx.QueryRowContext(ctx, `SELECT phone, offline, opened_at, status FROM sessions WHERE id = ?`, sessionID).
-		Scan(&phone, &offline, &openedAt, &status)
+	err := tx.QueryRowContext(ctx, `SELECT phone, offline, opened_at, status, service, account FROM sessions WHERE id = ?`, sessionID).
+		Scan(&phone, &offline, &openedAt, &status, &service, &account)
 	if errors.Is(err, sql.ErrNoRows) {
 		return kiosk.TopUp{}, fmt.Errorf("session %s: %w", sessionID, kiosk.ErrNotFound)
 	}
@@ -343,14 +348,15 @@ func completeSession(ctx context.Context, tx *sql.Tx, sessionID string, at time.
 	}
 	t := kiosk.TopUp{
 		ID: id.String(), ReceiptNo: receipt, SessionID: sessionID, Phone: kiosk.Phone(phone),
+		Service: service, Account: account,
 		Amount: sumBills(bills), Bills: bills, Offline: offline,
 		CreatedAt: created, CompletedAt: at.UTC(), Sync: kiosk.SyncUnsent, Recovered: recovered,
 	}
 	if _, err := tx.ExecContext(ctx, `INSERT INTO topups (id, receipt_no, session_id, phone, amount, offline,
-			created_at, completed_at, recovered, sync_state, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'unsent', ?)`,
+			created_at, completed_at, recovered, sync_state, updated_at, service, account)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 'unsent', ?, ?, ?)`,
 		t.ID, t.ReceiptNo, sessionID, phone, int64(t.Amount), offline,
-		openedAt, fmtTime(at), recovered, fmtTime(at)); err != nil {
+		openedAt, fmtTime(at), recovered, fmtTime(at), service, account); err != nil {
 		return kiosk.TopUp{}, err
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE sessions SET status = 'completed', closed_at = ? WHERE id = ?`,

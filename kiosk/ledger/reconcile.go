@@ -52,8 +52,9 @@ func followUps(ctx context.Context, tx *sql.Tx, bills []kiosk.BillRecord, at tim
 		// The follow-up's id is derived from its first bill, which is settled
 		// once: the same bill can never make two follow-ups.
 		fid := sid + "/r" + strconv.Itoa(bs[0].Seq)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, phone, offline, opened_at, follows) VALUES (?, ?, ?, ?, ?)`,
-			fid, phone, offline, fmtTime(at), sid); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO sessions (id, phone, offline, opened_at, follows, service, account)
+			SELECT ?, phone, offline, ?, id, service, account FROM sessions WHERE id = ?`,
+			fid, fmtTime(at), sid); err != nil {
 			return nil, fmt.Errorf("follow-up of session %s: %w", sid, err)
 		}
 		for _, b := range bs {
@@ -232,7 +233,7 @@ func onePhone(ctx context.Context, tx *sql.Tx, bills []kiosk.BillRecord) bool {
 	phones := map[string]bool{}
 	for _, b := range bills {
 		var p string
-		if err := tx.QueryRowContext(ctx, `SELECT phone FROM sessions WHERE id = ?`, b.SessionID).Scan(&p); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT service || '|' || phone || '|' || account FROM sessions WHERE id = ?`, b.SessionID).Scan(&p); err != nil {
 			return false
 		}
 		phones[p] = true

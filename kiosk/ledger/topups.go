@@ -12,7 +12,7 @@ import (
 )
 
 const topUpColumns = `t.id, t.receipt_no, t.session_id, t.phone, t.amount, t.offline,
-	t.created_at, t.completed_at, t.sync_state, t.recovered, t.reconciled`
+	t.created_at, t.completed_at, t.sync_state, t.recovered, t.reconciled, t.service, t.account`
 
 func scanTopUp(r rowScanner) (kiosk.TopUp, error) {
 	var (
@@ -21,7 +21,7 @@ func scanTopUp(r rowScanner) (kiosk.TopUp, error) {
 		created, completed string
 	)
 	if err := r.Scan(&t.ID, &t.ReceiptNo, &t.SessionID, &phone, &t.Amount, &t.Offline,
-		&created, &completed, &sync, &t.Recovered, &t.Reconciled); err != nil {
+		&created, &completed, &sync, &t.Recovered, &t.Reconciled, &t.Service, &t.Account); err != nil {
 		return t, err
 	}
 	t.Phone = kiosk.Phone(phone)

@@ -337,6 +337,49 @@ func (c *Client) LookupWallet(ctx context.Context, phone kiosk.Phone) (kiosk.Wal
 
 var _ kiosk.WalletLookup = (*Client)(nil)
 
+// LookupAccount asks the bank about a service's account. Every error wraps
+// kiosk.ErrBankUnavailable but an unknown service or an account the bank
+// calls invalid (422), which no retry would change.
+func (c *Client) LookupAccount(ctx context.Context, service, account string) (kiosk.Account, error) {
+	const path = "/v1/accounts/lookup"
+	what := fmt.Sprintf("look up %s account %s", service, kiosk.MaskAccount(account))
+	body, err := json.Marshal(AccountLookupRequest{Service: service, Account: account})
+	if err != nil {
+		return kiosk.Account{}, fmt.Errorf("%s: %w", what, err)
+	}
+	r, err := c.do(ctx, http.MethodPost, path, body, "")
+	if err != nil {
+		return kiosk.Account{}, fmt.Errorf("%s: %w: %w", what, kiosk.ErrBankUnavailable, err)
+	}
+	if r.code == http.StatusUnprocessableEntity {
+		return kiosk.Account{}, fmt.Errorf("%s: %w", what, httpError(http.MethodPost, path, r))
+	}
+	if r.code != http.StatusOK {
+		return kiosk.Account{}, fmt.Errorf("%s: %w: %w", what, kiosk.ErrBankUnavailable, httpError(http.MethodPost, path, r))
+	}
+	a, err := DecodeAccountLookup(r.body)
+	if err != nil {
+		return kiosk.Account{}, fmt.Errorf("%s: %w: %w", what, kiosk.ErrBankUnavailable, err)
+	}
+	return a, nil
+}
+
+var _ kiosk.AccountLookup = (*Client)(nil)
+
+// Services fetches the catalog (GET /v1/services) and returns the body as
+// the bank sent it, for kiosk.ParseCatalog and the ledger.
+func (c *Client) Services(ctx context.Context) ([]byte, error) {
+	const path = "/v1/services"
+	r, err := c.do(ctx, http.MethodGet, path, nil, "")
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", path, err)
+	}
+	if r.code != http.StatusOK {
+		return nil, httpError(http.MethodGet, path, r)
+	}
+	return r.body, nil
+}
+
 // Result is the bank's acceptance of a top-up.
 type Result struct {
 	// Code is 201 (credited now), 202 (accepted, crediting delayed) or 200

@@ -133,6 +133,14 @@ func FuzzDecodePing(f *testing.F) {
 func FuzzParseTopUpBody(f *testing.F) {
 	raw, _ := BodyFromTopUp(sampleTopUp()).Marshal()
 	f.Add(raw)
+	util := sampleTopUp()
+	util.Phone, util.Service, util.Account = "", "alseco", "123456789"
+	raw, _ = BodyFromTopUp(util).Marshal()
+	f.Add(raw)
+	mobile := sampleTopUp()
+	mobile.Service = "beeline"
+	raw, _ = BodyFromTopUp(mobile).Marshal()
+	f.Add(raw)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		b, err := ParseTopUpBody(data)
 		if err != nil {
@@ -169,6 +177,23 @@ func FuzzParseCollectionBody(f *testing.F) {
 		raw, _ := c.Marshal()
 		if _, err := ParseCollectionBody(raw); err != nil {
 			t.Fatalf("re-parse of %s: %v", raw, err)
+		}
+	})
+}
+
+func FuzzDecodeAccountLookup(f *testing.F) {
+	f.Add([]byte(`{"found":true,"holder":"Н***н К.","address":"ул. А***, 1*","debt":1234500}`))
+	f.Add([]byte(`{"found":false}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		a, err := DecodeAccountLookup(data)
+		if err != nil {
+			if !errors.Is(err, ErrGarbage) {
+				t.Fatalf("refusal %v is not ErrGarbage", err)
+			}
+			return
+		}
+		if a.Found == (a.Holder == "") || a.Debt < 0 || (!a.HasDebt && a.Debt != 0) {
+			t.Fatalf("accepted %+v", a)
 		}
 	})
 }

@@ -94,6 +94,10 @@ type TopUpBody struct {
 	CreatedAt   time.Time         `json:"created_at"`
 	CompletedAt time.Time         `json:"completed_at"`
 	Offline     bool              `json:"offline"`
+	// Service is the catalog service paid, empty for the wallet; Account
+	// is a digits account (Phone is then empty).
+	Service string `json:"service,omitempty"`
+	Account string `json:"account,omitempty"`
 }
 
 // BodyFromTopUp is the wire body of a top-up from the ledger. The bills are
@@ -109,6 +113,8 @@ func BodyFromTopUp(t kiosk.TopUp) TopUpBody {
 		CreatedAt:   t.CreatedAt.UTC(),
 		CompletedAt: t.CompletedAt.UTC(),
 		Offline:     t.Offline,
+		Service:     t.Service,
+		Account:     t.Account,
 	}
 }
 
@@ -148,6 +154,8 @@ type wireTopUp struct {
 	CreatedAt   *string     `json:"created_at"`
 	CompletedAt *string     `json:"completed_at"`
 	Offline     *bool       `json:"offline"`
+	Service     *string     `json:"service"`
+	Account     *string     `json:"account"`
 }
 
 // Marshal is the body's bytes: the same body always gives the same bytes,
@@ -160,6 +168,11 @@ func (b TopUpBody) MarshalJSON() ([]byte, error) {
 	if bills == nil {
 		bills = []kiosk.BillCount{}
 	}
+	if b.Service != "" {
+		return b.marshalService(bills)
+	}
+	// A wallet top-up keeps the bytes it had before services existed: a
+	// body stored unsent by an older release is sent again unchanged.
 	return json.Marshal(struct {
 		ID          string            `json:"id"`
 		ReceiptNo   int64             `json:"receipt_no"`
@@ -174,6 +187,25 @@ func (b TopUpBody) MarshalJSON() ([]byte, error) {
 		formatTime(b.CreatedAt), formatTime(b.CompletedAt), b.Offline})
 }
 
+// marshalService writes a service's top-up: "service", and the account in
+// "phone" (a phone account) or "account" (digits), never both.
+func (b TopUpBody) marshalService(bills []kiosk.BillCount) ([]byte, error) {
+	return json.Marshal(struct {
+		ID          string            `json:"id"`
+		ReceiptNo   int64             `json:"receipt_no"`
+		Service     string            `json:"service"`
+		Phone       kiosk.Phone       `json:"phone,omitempty"`
+		Account     string            `json:"account,omitempty"`
+		Amount      kiosk.Money       `json:"amount"`
+		Currency    string            `json:"currency"`
+		Bills       []kiosk.BillCount `json:"bills"`
+		CreatedAt   string            `json:"created_at"`
+		CompletedAt string            `json:"completed_at"`
+		Offline     bool              `json:"offline"`
+	}{b.ID, b.ReceiptNo, b.Service, b.Phone, b.Account, b.Amount, b.Currency, bills,
+		formatTime(b.CreatedAt), formatTime(b.CompletedAt), b.Offline})
+}
+
 // UnmarshalJSON reads the wire form and refuses a body with a field missing
 // or of the wrong type; Validate checks the values.
 func (b *TopUpBody) UnmarshalJSON(data []byte) error {
@@ -181,8 +213,10 @@ func (b *TopUpBody) UnmarshalJSON(data []byte) error {
 	if err := json.Unmarshal(data, &w); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalidBody, err)
 	}
+	// A service's top-up with a digits account has no phone.
+	noPhone := w.Phone == nil && !(w.Service != nil && w.Account != nil)
 	missing := missingFields(map[string]bool{
-		"id": w.ID == nil, "receipt_no": w.ReceiptNo == nil, "phone": w.Phone == nil,
+		"id": w.ID == nil, "receipt_no": w.ReceiptNo == nil, "phone": noPhone,
 		"amount": w.Amount == nil, "currency": w.Currency == nil, "bills": w.Bills == nil,
 		"created_at": w.CreatedAt == nil, "completed_at": w.CompletedAt == nil,
 		"offline": w.Offline == nil,
@@ -203,9 +237,18 @@ func (b *TopUpBody) UnmarshalJSON(data []byte) error {
 		return fmt.Errorf("%w: %v", ErrInvalidBody, err)
 	}
 	*b = TopUpBody{
-		ID: *w.ID, ReceiptNo: *w.ReceiptNo, Phone: kiosk.Phone(*w.Phone),
+		ID: *w.ID, ReceiptNo: *w.ReceiptNo,
 		Amount: kiosk.Money(*w.Amount), Currency: *w.Currency, Bills: bills,
 		CreatedAt: created, CompletedAt: completed, Offline: *w.Offline,
+	}
+	if w.Phone != nil {
+		b.Phone = kiosk.Phone(*w.Phone)
+	}
+	if w.Service != nil {
+		b.Service = *w.Service
+	}
+	if w.Account != nil {
+		b.Account = *w.Account
 	}
 	return nil
 }
@@ -249,7 +292,16 @@ func (b TopUpBody) Validate() error {
 	if b.ReceiptNo <= 0 {
 		return fmt.Errorf("%w: receipt_no must be positive", ErrInvalidBody)
 	}
-	if !ValidPhone(b.Phone) {
+	switch {
+	case b.Service == "" && b.Account != "":
+		return fmt.Errorf("%w: an account needs its service", ErrInvalidBody)
+	case b.Account != "" && b.Phone != "":
+		return fmt.Errorf("%w: phone and account both given; a service's account is one or the other", ErrInvalidBody)
+	case b.Account != "":
+		if !ValidAccount(b.Account) {
+			return fmt.Errorf("%w: account %s is not 1 to 20 digits", ErrInvalidBody, kiosk.MaskAccount(b.Account))
+		}
+	case !ValidPhone(b.Phone):
 		return fmt.Errorf("%w: phone %s is not +7 and 10 digits", ErrInvalidBody, b.Phone.Masked())
 	}
 	if b.Currency != kiosk.Currency {
@@ -329,6 +381,20 @@ func ValidPhone(p kiosk.Phone) bool {
 	}
 	for i := 2; i < 12; i++ {
 		if p[i] < '0' || p[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidAccount reports whether a is a digits account the wire carries: 1 to
+// 20 digits.
+func ValidAccount(a string) bool {
+	if len(a) == 0 || len(a) > 20 {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		if a[i] < '0' || a[i] > '9' {
 			return false
 		}
 	}
@@ -437,6 +503,54 @@ func DecodeLookup(data []byte) (LookupResult, error) {
 		return LookupResult{}, garbage("wallet lookup", errors.New("wallet found without a name"))
 	}
 	return LookupResult{Found: true, Name: *w.Name}, nil
+}
+
+// AccountLookupRequest is the body of POST /v1/accounts/lookup.
+type AccountLookupRequest struct {
+	Service string `json:"service"`
+	Account string `json:"account"`
+}
+
+// AccountLookupResult is the bank's answer to an account lookup.
+type AccountLookupResult struct {
+	Found   bool         `json:"found"`
+	Holder  string       `json:"holder,omitempty"`
+	Address string       `json:"address,omitempty"`
+	Debt    *kiosk.Money `json:"debt,omitempty"`
+}
+
+// DecodeAccountLookup reads an account lookup answer; a found account must
+// come with the holder, which the customer confirms on the screen.
+func DecodeAccountLookup(data []byte) (kiosk.Account, error) {
+	var w struct {
+		Found   *bool   `json:"found"`
+		Holder  *string `json:"holder"`
+		Address *string `json:"address"`
+		Debt    *int64  `json:"debt"`
+	}
+	if err := json.Unmarshal(data, &w); err != nil {
+		return kiosk.Account{}, garbage("account lookup", err)
+	}
+	if w.Found == nil {
+		return kiosk.Account{}, garbage("account lookup", errors.New("no found field"))
+	}
+	if !*w.Found {
+		return kiosk.Account{}, nil
+	}
+	if w.Holder == nil || *w.Holder == "" {
+		return kiosk.Account{}, garbage("account lookup", errors.New("account found without a holder"))
+	}
+	a := kiosk.Account{Found: true, Holder: *w.Holder}
+	if w.Address != nil {
+		a.Address = *w.Address
+	}
+	if w.Debt != nil {
+		if *w.Debt < 0 {
+			return kiosk.Account{}, garbage("account lookup", fmt.Errorf("negative debt %d", *w.Debt))
+		}
+		a.Debt, a.HasDebt = kiosk.Money(*w.Debt), true
+	}
+	return a, nil
 }
 
 // PingResult is the answer of GET /v1/ping.
@@ -795,6 +909,11 @@ type Heartbeat struct {
 	// Chain is the head of the ledger's hash chain; nil (absent on the
 	// wire) when the ledger is unusable or keeps no chain.
 	Chain *kiosk.ChainHead `json:"chain,omitempty"`
+	// Catalog is the version of the catalog the kiosk shows, so that the
+	// bank sees a kiosk stuck on an old one; Services is the cassette's
+	// money by service.
+	Catalog  string               `json:"catalog,omitempty"`
+	Services []kiosk.ServiceTotal `json:"services,omitempty"`
 	// ClockJump, optional, is the last jump of the kiosk's wall clock since
 	// kioskd started: the bank sees why a kiosk's times were off.
 	ClockJump *ClockJump `json:"clock_jump,omitempty"`

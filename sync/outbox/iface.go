@@ -94,6 +94,10 @@ type Heartbeat struct {
 	Alarms   []string
 	// Chain is the ledger's hash chain head; nil when unknown.
 	Chain *kiosk.ChainHead
+	// Catalog is the version of the catalog the menu shows ("" for none
+	// from the bank); Services, the cassette's money by service.
+	Catalog  string
+	Services []kiosk.ServiceTotal
 	// ClockJump is the last jump of the kiosk's wall clock since it
 	// started; nil when there was none.
 	ClockJump *ClockJump

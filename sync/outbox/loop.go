@@ -372,7 +372,7 @@ func (o *Outbox) settleOne(ctx context.Context, t kiosk.TopUp, ans Answer, err e
 	case kiosk.SyncCredited:
 		delete(o.polls, t.ID)
 		delete(o.bodies, t.ID)
-		o.count(func(c *Counts) { c.Credited++ })
+		o.count(func(c *Counts) { c.Credited++; bump(&c.CreditedBy, t.ServiceName()) })
 		log.Info("top-up credited", "amount", t.Amount.String())
 	case kiosk.SyncPending:
 		if t.Sync != kiosk.SyncPending {
@@ -382,9 +382,9 @@ func (o *Outbox) settleOne(ctx context.Context, t kiosk.TopUp, ans Answer, err e
 	case kiosk.SyncRejected:
 		delete(o.polls, t.ID)
 		delete(o.bodies, t.ID)
-		o.count(func(c *Counts) { c.Rejected++ })
+		o.count(func(c *Counts) { c.Rejected++; bump(&c.RejectedBy, t.ServiceName()) })
 		log.Warn("bank rejected the top-up; it stays on the review list and the bank refunds the customer",
-			"reason", note, "phone", t.Phone.Masked(), "amount", t.Amount.String())
+			"reason", note, "service", t.ServiceName(), "account", kiosk.MaskAccount(t.Payee()), "amount", t.Amount.String())
 	case kiosk.SyncReview:
 		delete(o.polls, t.ID)
 		delete(o.bodies, t.ID)

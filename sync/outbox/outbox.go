@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -120,6 +121,17 @@ type Counts struct {
 	Resubmitted int `json:"resubmitted"`
 	Collections int `json:"collections"`
 	Heartbeats  int `json:"heartbeats"`
+	// CreditedBy and RejectedBy split Credited and Rejected by service
+	// ("wallet" for the wallet).
+	CreditedBy map[string]int `json:"credited_by,omitempty"`
+	RejectedBy map[string]int `json:"rejected_by,omitempty"`
+}
+
+func bump(m *map[string]int, key string) {
+	if *m == nil {
+		*m = map[string]int{}
+	}
+	(*m)[key]++
 }
 
 // Status is the outbox as the console shows it.
@@ -368,6 +380,8 @@ func (o *Outbox) Status() Status {
 	defer o.mu.Unlock()
 	s := o.status
 	s.Alarms = slices.Clone(s.Alarms)
+	s.Counts.CreditedBy = maps.Clone(s.Counts.CreditedBy)
+	s.Counts.RejectedBy = maps.Clone(s.Counts.RejectedBy)
 	return s
 }
 

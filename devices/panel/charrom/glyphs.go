@@ -36,6 +36,10 @@ func (g Glyph) String() string {
 // into row 7. І і Һ һ Ү have no entry: their Latin twins are in every ROM.
 var art = map[rune][8]string{
 	'₸': {"#####", ".....", "#####", "..#..", "..#..", "..#..", "..#..", "....."},
+	// The marks of a payment's state (receipt_status); a word stands beside
+	// each, so a display out of CGRAM slots still says it.
+	'✓': {".....", "....#", "...##", "#.##.", "###..", ".#...", ".....", "....."},
+	'✗': {".....", "#...#", ".#.#.", "..#..", ".#.#.", "#...#", ".....", "....."},
 
 	'Ә': {".###.", "#...#", "....#", "#####", "#...#", "#...#", ".###.", "....."},
 	'ә': {".....", ".....", ".###.", "....#", "#####", "#...#", ".###.", "....."},

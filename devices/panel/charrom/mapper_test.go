@@ -256,3 +256,21 @@ func ExampleMap() {
 	// 4b 01 bf 65 20 bf 02 70 c3 00 c3 b7
 	// 'ң' 'ү' 'ұ'
 }
+
+// The marks of a payment's state are CGRAM glyphs, and letters when the
+// slots run out; the word beside them says the same on every ROM.
+func TestPaymentMarks(t *testing.T) {
+	for _, name := range []string{"a00", "a02", "cyrillic"} {
+		rom, err := ParseROM(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep := Explain(rom, [4]string{"✓ Credited", "✗ Rejected", "! Pending", ""})
+		if len(rep.Unknown) > 0 {
+			t.Errorf("%s: unknown %q", name, string(rep.Unknown))
+		}
+	}
+	if approx['✓'] == 0 || approx['✗'] == 0 {
+		t.Error("no fallback for the marks when CGRAM is full")
+	}
+}

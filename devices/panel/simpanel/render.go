@@ -91,7 +91,7 @@ func Render(s kiosk.Screen, info RenderInfo) string {
 	rows = append(rows, indent+p.paint(sgrDim, "last  ")+event, "")
 
 	rows = append(rows, p.legend("Keys", []legendItem{
-		{"0-9", "digits"}, {"Enter", "OK/PAY"}, {"Backspace", "BACK"},
+		{"0-9", "digits"}, {"0", "menu (on idle)"}, {"Enter", "OK/PAY"}, {"Backspace", "BACK"},
 		{"Esc", "CANCEL"}, {"l", "LANG"},
 	})...)
 	bills := make([]legendItem, 0, len(billKeys)+1)

@@ -152,6 +152,10 @@ func (s *Server) serveAPI(w0 http.ResponseWriter, r *http.Request) {
 		route(http.MethodGet, func() { s.writeJSON(w, http.StatusOK, bankapi.PingResult{Time: now}) })
 	case path == "/v1/wallets/lookup":
 		route(http.MethodPost, func() { s.lookup(w, body) })
+	case path == "/v1/services":
+		route(http.MethodGet, func() { s.serveServices(w) })
+	case path == "/v1/accounts/lookup":
+		route(http.MethodPost, func() { s.lookupAccount(w, body) })
 	case path == "/v1/topups":
 		route(http.MethodPost, func() { s.postTopUp(ctx, w, terminal, body, r.Header.Get(bankapi.HeaderIdempotencyKey)) })
 	case path == "/v1/topups/batch":
@@ -288,10 +292,20 @@ func (s *Server) submitTopUp(ctx context.Context, terminal string, raw []byte, k
 	}
 
 	status, decision, decisionReason := bankapi.StatusCredited, bankapi.StatusCredited, ""
-	if _, ok := s.wallet(b.Phone); !ok {
+	notFound := ""
+	if b.Service != "" {
+		code, msg, nf := s.serviceDecision(b)
+		if code != "" {
+			return bankapi.ItemResult{ID: b.ID, Code: http.StatusUnprocessableEntity, Error: code, Message: msg}, nil
+		}
+		notFound = nf
+	} else if _, ok := s.wallet(b.Phone); !ok {
+		notFound = "wallet_not_found"
+	}
+	if notFound != "" {
 		// Taken now, refused later: the contract lets only the bank's later
 		// decision reject a top-up.
-		status, decision, decisionReason = bankapi.StatusPending, bankapi.StatusRejected, "wallet_not_found"
+		status, decision, decisionReason = bankapi.StatusPending, bankapi.StatusRejected, notFound
 	} else if (f.PendingEvery > 0 && b.ReceiptNo%int64(f.PendingEvery) == 1%int64(f.PendingEvery)) || s.roll(f.PendingRate) {
 		status = bankapi.StatusPending
 	}
@@ -302,10 +316,11 @@ func (s *Server) submitTopUp(ctx context.Context, terminal string, raw []byte, k
 	}
 	if _, err := tx.ExecContext(ctx, `
 		INSERT INTO topups (id, terminal, body, phone, amount, receipt_no, status, decision,
-		                    decision_reason, received_at, due_at, credited_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		                    decision_reason, received_at, due_at, credited_at, service, account)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		b.ID, terminal, compact.Bytes(), string(b.Phone), int64(b.Amount), b.ReceiptNo, string(status),
-		string(decision), decisionReason, bankNow.UnixNano(), now.Add(f.CreditDelay).UnixNano(), creditedAt); err != nil {
+		string(decision), decisionReason, bankNow.UnixNano(), now.Add(f.CreditDelay).UnixNano(), creditedAt,
+		b.Service, b.Account); err != nil {
 		return bankapi.ItemResult{}, err
 	}
 	if status == bankapi.StatusCredited {
@@ -501,6 +516,17 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			list = []Heartbeat{}
 		}
 		s.writeJSON(w, http.StatusOK, list)
+	case "GET /_admin/services":
+		s.serveServices(w)
+	case "POST /_admin/services":
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, bankapi.MaxBody))
+		if err != nil {
+			s.writeError(w, http.StatusBadRequest, bankapi.CodeInvalid, err.Error())
+			return
+		}
+		s.SetServices(body)
+		s.log.Info("banksim catalog changed", "catalog", trimCatalog(body))
+		s.writeStatusOnly(w, http.StatusNoContent)
 	case "POST /_admin/wallets":
 		var req struct {
 			Phone string `json:"phone"`
@@ -520,6 +546,6 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		s.writeStatusOnly(w, http.StatusNoContent)
 	default:
 		s.writeError(w, http.StatusNotFound, bankapi.CodeNotFound,
-			"admin endpoints: GET/POST /_admin/faults, GET /_admin/stats, GET /_admin/topups, GET /_admin/heartbeats, POST /_admin/wallets")
+			"admin endpoints: GET/POST /_admin/faults, GET /_admin/stats, GET /_admin/topups, GET /_admin/heartbeats, POST /_admin/wallets, GET/POST /_admin/services")
 	}
 }

@@ -43,6 +43,12 @@ type Options struct {
 	Clock kiosk.Clock
 	// Log gets a line per answer at debug level; discarded when nil.
 	Log *slog.Logger
+	// Services is the catalog GET /v1/services answers; DefaultServices
+	// when nil.
+	Services []byte
+	// Accounts are the looked-up accounts by service; DefaultAccounts when
+	// nil.
+	Accounts map[string]map[string]AccountRecord
 }
 
 // Server is the bank sandbox: SPEC §2 served over HTTP, backed by SQLite.
@@ -65,6 +71,12 @@ type Server struct {
 
 	wmu     sync.RWMutex
 	wallets map[kiosk.Phone]string
+
+	smu        sync.RWMutex // guards the catalog and the accounts
+	services   []byte
+	catalog    kiosk.Catalog
+	catalogErr error
+	accounts   map[string]map[string]AccountRecord
 
 	requests atomic.Int64
 	dropped  atomic.Int64
@@ -117,6 +129,22 @@ func New(opts Options) (*Server, error) {
 		}
 		s.wallets[p] = n
 	}
+	s.accounts = map[string]map[string]AccountRecord{}
+	accounts := opts.Accounts
+	if accounts == nil {
+		accounts = DefaultAccounts
+	}
+	for svc, m := range accounts {
+		for a, r := range m {
+			if err := s.AddAccount(svc, a, r); err != nil {
+				return nil, fmt.Errorf("%w: %s %s", err, svc, a)
+			}
+		}
+	}
+	if opts.Services == nil {
+		opts.Services = []byte(DefaultServices)
+	}
+	s.SetServices(opts.Services)
 	path := opts.DBPath
 	if path == "" {
 		dir, err := os.MkdirTemp("", "banksim-")
@@ -370,7 +398,8 @@ func (s *Server) TopUps() ([]TopUpRecord, error) {
 	}
 	rows, err := s.db.QueryContext(ctx, `
 		SELECT t.id, t.terminal, t.phone, t.amount, t.receipt_no, t.status, t.reason,
-		       t.received_at, t.credited_at, (SELECT COUNT(*) FROM credits c WHERE c.id = t.id)
+		       t.received_at, t.credited_at, (SELECT COUNT(*) FROM credits c WHERE c.id = t.id),
+		       t.service, t.account
 		FROM topups t ORDER BY t.received_at, t.id`)
 	if err != nil {
 		return nil, err
@@ -382,7 +411,7 @@ func (s *Server) TopUps() ([]TopUpRecord, error) {
 		var phone, status string
 		var recv, cred int64
 		if err := rows.Scan(&r.ID, &r.Terminal, &phone, &r.Amount, &r.ReceiptNo, &status, &r.Reason,
-			&recv, &cred, &r.Credits); err != nil {
+			&recv, &cred, &r.Credits, &r.Service, &r.Account); err != nil {
 			return nil, err
 		}
 		r.Phone, r.Status = kiosk.Phone(phone), bankapi.Status(status)

@@ -67,6 +67,20 @@ func openDB(path string) (*sql.DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("create bank database %s: %w", path, err)
 	}
+	// A bank database from before services gets their columns.
+	for _, c := range []string{"service", "account"} {
+		var n int
+		if err := db.QueryRow(`SELECT COUNT(*) FROM pragma_table_info('topups') WHERE name = ?`, c).Scan(&n); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("bank database %s: %w", path, err)
+		}
+		if n == 0 {
+			if _, err := db.Exec(`ALTER TABLE topups ADD COLUMN ` + c + ` TEXT NOT NULL DEFAULT ''`); err != nil {
+				db.Close()
+				return nil, fmt.Errorf("bank database %s: add %s: %w", path, c, err)
+			}
+		}
+	}
 	return db, nil
 }
 
@@ -74,7 +88,9 @@ func openDB(path string) (*sql.DB, error) {
 type TopUpRecord struct {
 	ID         string         `json:"id"`
 	Terminal   string         `json:"terminal"`
-	Phone      kiosk.Phone    `json:"phone"`
+	Phone      kiosk.Phone    `json:"phone,omitempty"`
+	Service    string         `json:"service,omitempty"`
+	Account    string         `json:"account,omitempty"`
 	Amount     kiosk.Money    `json:"amount"`
 	ReceiptNo  int64          `json:"receipt_no"`
 	Status     bankapi.Status `json:"status"`
