@@ -112,6 +112,9 @@ type Deps struct {
 	Display  kiosk.Display
 	// Light is the bezel LED; nil when the kiosk has none.
 	Light kiosk.Indicator
+	// Receipts prints each committed top-up's receipt; nil for none (and
+	// no code on the done screen).
+	Receipts kiosk.Receipts
 	// Log receives the flow's log; nil discards it.
 	Log *slog.Logger
 	// NewID makes session ids; nil makes random UUIDs.
@@ -160,6 +163,9 @@ type Flow struct {
 	sess    *session
 	pending []*bill
 	lastTop kiosk.TopUp
+	// lastCode is lastTop's verification code while its receipt is not
+	// printed: the done screen shows it instead.
+	lastCode string
 
 	events     <-chan kiosk.AcceptorEvent
 	acceptorOn bool

@@ -44,6 +44,9 @@ func (f *Flow) render() kiosk.Screen {
 		lines = [4]string{t(tChecking), f.phone.Pretty(), "", t(tPleaseWait)}
 	case kiosk.StateConfirm:
 		lines = [4]string{t(tRecipient), f.wallet.Name, f.phone.Pretty(), t(tConfirmHint)}
+		if f.d.Receipts != nil && !f.d.Receipts.Ready() {
+			lines[0] = t(tNoReceipt)
+		}
 	case kiosk.StateConfirmOffline:
 		lines = [4]string{t(tBankOffline), t(tTypeAgain), kiosk.FormatPhoneDigits(f.digits2), t(tHintNext)}
 	case kiosk.StateInsertCash:
@@ -67,6 +70,9 @@ func (f *Flow) render() kiosk.Screen {
 		lines = [4]string{t(tCompleting), t(tProcessing), "", total.String()}
 	case kiosk.StateDone:
 		lines = [4]string{fmt.Sprintf(t(tPaid), f.lastTop.Amount), fmt.Sprintf(t(tReceipt), f.lastTop.ReceiptNo), t(tDelayed1), t(tDelayed2)}
+		if f.lastCode != "" {
+			lines[2], lines[3] = fmt.Sprintf(t(tCode), f.lastCode), t(tDelayedShort)
+		}
 	case kiosk.StateOutOfService:
 		lines = [4]string{t(tOOS1), t(tOOS2), "", ""}
 		if _, ok := f.reasons[ReasonStarting]; ok {
