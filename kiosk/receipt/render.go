@@ -104,11 +104,12 @@ func (lay Layout) Render(r Receipt) kiosk.ReceiptDoc {
 			add(kiosk.ReceiptLine{Text: part, Align: kiosk.AlignCenter, Bold: bold})
 		}
 	}
-	pair := func(label, value string) {
-		for _, l := range pairLines(label+":", value, width) {
+	line := func(label, value string) {
+		for _, l := range pairLines(label, value, width) {
 			add(kiosk.ReceiptLine{Text: l})
 		}
 	}
+	pair := func(label, value string) { line(label+":", value) }
 	rule := strings.Repeat("-", width)
 
 	if r.Copy {
@@ -126,7 +127,7 @@ func (lay Layout) Render(r Receipt) kiosk.ReceiptDoc {
 	add(kiosk.ReceiptLine{Text: rule})
 	add(kiosk.ReceiptLine{Text: w.bills + ":"})
 	for _, b := range t.Bills {
-		pair(fmt.Sprintf("  %s x %d", b.Value, b.Count), kiosk.Money(int64(b.Value)*int64(b.Count)).String())
+		line(fmt.Sprintf("  %s x %d", b.Value, b.Count), kiosk.Money(int64(b.Value)*int64(b.Count)).String())
 	}
 	add(kiosk.ReceiptLine{Text: rule})
 	pair(w.amount, t.Amount.String())

@@ -110,6 +110,9 @@ type job struct {
 	// skip: the printer could not print when the top-up was committed;
 	// only record that.
 	skip bool
+	// barrier, when set, is no receipt: it is closed once every job
+	// before it is handled.
+	barrier chan struct{}
 }
 
 // New makes a Service; it prints nothing until Run.
@@ -242,7 +245,28 @@ func (s *Service) resume(ctx context.Context) {
 	}
 }
 
+// Wait returns once every receipt Issue queued before the call is handled
+// (printed, skipped or failed), or ctx ends. Run must be running.
+func (s *Service) Wait(ctx context.Context) error {
+	b := make(chan struct{})
+	select {
+	case s.jobs <- job{barrier: b}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-b:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
 func (s *Service) handle(ctx context.Context, j job) {
+	if j.barrier != nil {
+		close(j.barrier)
+		return
+	}
 	st, err := s.store.ReceiptState(ctx, j.t.ID)
 	if err != nil {
 		s.log.Error("cannot read the receipt's state; not printing it", "receipt", j.t.ReceiptNo, "err", err)
