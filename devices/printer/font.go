@@ -22,6 +22,7 @@ const (
 var (
 	fontOnce sync.Once
 	glyphs   map[rune][GlyphH]byte
+	runes    []rune // in the file's order: ASCII first
 )
 
 func loadFont() {
@@ -43,7 +44,15 @@ func loadFont() {
 		var g [GlyphH]byte
 		copy(g[:], b)
 		glyphs[rune(r)] = g
+		runes = append(runes, rune(r))
 	}
+}
+
+// FontRunes lists the characters the embedded font draws, in code point
+// order.
+func FontRunes() []rune {
+	fontOnce.Do(loadFont)
+	return append([]rune(nil), runes...)
 }
 
 // Glyph returns the rows of r's glyph, the top row first, the leftmost dot in
@@ -90,12 +99,14 @@ func (b *Bitmap) At(x, y int) bool {
 func renderLine(text string, width, cellW, cellH int, align alignment, bold bool) *Bitmap {
 	rs := []rune(text)
 	bm := NewBitmap(width, cellH)
+	// The line starts on a whole cell, as text would, so that every
+	// character sits in the printer's column grid.
 	x0 := 0
 	switch used := len(rs) * cellW; align {
 	case alignCenter:
-		x0 = max((width-used)/2, 0)
+		x0 = max((width-used)/2, 0) / cellW * cellW
 	case alignRight:
-		x0 = max(width-used, 0)
+		x0 = max(width-used, 0) / cellW * cellW
 	}
 	for i, r := range rs {
 		g, ok := Glyph(r)

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -41,6 +42,8 @@ var doc = kiosk.ReceiptDoc{
 		{Text: "Чек №: 7"},
 		{Text: "Итого: 12500", Double: true, Bold: true},
 		{Text: "Ёлки, № 5"},
+		{Text: "Сома: 12 500 ₸ қ", Double: true, Bold: true, Align: kiosk.AlignRight},
+		{Text: "«Банк» ₸", Bold: true, Align: kiosk.AlignCenter},
 	},
 	QR: "https://bank.example/check?t=KZ-1&r=7&c=ABCDEFGHIJ",
 }
@@ -63,6 +66,10 @@ func TestPrintTextAndNativeQR(t *testing.T) {
 	}
 	if r.Lines[0].Align != 1 || !r.Lines[0].Bold || r.Lines[1].Bold || !r.Lines[2].Double {
 		t.Fatalf("alignment or emphasis lost: %+v", r.Lines[:3])
+	}
+	if got := r.Text()[4:6]; printertest.Fold(got[0]) != printertest.Fold("Сома: 12 500 ₸ қ") ||
+		printertest.Fold(strings.TrimSpace(got[1])) != printertest.Fold("«Банк» ₸") {
+		t.Fatalf("bold, double and centred raster lines read back as %q", got)
 	}
 	if r.QR != doc.QR {
 		t.Fatalf("QR payload %q, want %q", r.QR, doc.QR)
@@ -99,6 +106,9 @@ func TestKazakhLineAsRaster(t *testing.T) {
 	}
 	if rs[0].Lines[1].Text != "plain" {
 		t.Fatalf("the next line %+v, want text", rs[0].Lines[1])
+	}
+	if got := printertest.Fold(l.Text); got != printertest.Fold(line) {
+		t.Fatalf("raster line reads back as %q, want %q", l.Text, line)
 	}
 	bm := l.Raster
 	if bm.W != 384 || bm.H != 24 {

@@ -20,6 +20,8 @@ import (
 
 // Line is one printed line: text, or a raster image.
 type Line struct {
+	// Text is the line's text; for a raster line, read back from the
+	// image (see ReadRaster).
 	Text   string
 	Raster *printer.Bitmap
 	Align  int
@@ -39,7 +41,7 @@ type Receipt struct {
 	Lost int
 }
 
-// Text returns the text lines, raster lines as "".
+// Text returns the lines' text, raster lines read back.
 func (r Receipt) Text() []string {
 	out := make([]string, len(r.Lines))
 	for i, l := range r.Lines {
@@ -290,7 +292,7 @@ func (e *Emulator) serve() {
 				h := int(hdr[4]) | int(hdr[5])<<8
 				bm := printer.NewBitmap(w*8, h)
 				copy(bm.Bits, n(w*h))
-				addLine(Line{Raster: bm, Align: align})
+				addLine(Line{Raster: bm, Align: align, Text: ReadRaster(bm)})
 			case '(':
 				if k := next(); k == 'k' {
 					ln := n(2)
