@@ -35,7 +35,7 @@ type doors struct {
 // restart is put back first, before the flow runs.
 func startDoors(ctx context.Context, w *wiring) (io.Closer, error) {
 	b := &consoleBackend{w: w}
-	con := console.New(b, consoleOptions(w))
+	con := console.New(consoleFor(b), consoleOptions(w))
 	b.restoreManual(ctx)
 	ctx, cancel := context.WithCancel(ctx)
 	cs, err := startControl(w.cfg.Control.Socket, &control{base: ctx, w: w, con: con, backend: b, log: w.log.With("component", "control")})

@@ -249,6 +249,7 @@ func describeKiosk(ctx context.Context, w *wiring, hb *outbox.Heartbeat) {
 	if w.doorAlarm.Load() {
 		hb.Alarms = append(hb.Alarms, "door_open_unattended")
 	}
+	hb.Alarms = append(hb.Alarms, printerAlarms(w)...)
 	if w.ledger == nil {
 		hb.Alarms = append(hb.Alarms, "ledger_unusable")
 		return

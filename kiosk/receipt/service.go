@@ -72,6 +72,10 @@ const (
 // what does not fit is printed at the next start if still recent.
 const queueLen = 16
 
+// printTimeout bounds one receipt: a raster-heavy receipt at 9600 baud
+// takes about 20 s.
+const printTimeout = time.Minute
+
 // Status is the printer's state for the console, the heartbeat and metrics.
 type Status struct {
 	// Known is false until the printer was first asked.
@@ -285,9 +289,13 @@ func (s *Service) handle(ctx context.Context, j job) {
 		return
 	}
 	doc := s.cfg.Layout.Render(Receipt{TopUp: j.t, Code: s.Code(j.t), Lang: j.lang})
+	// A receipt started is finished even while the daemon stops: cut
+	// short, it would be recorded failed and never printed again.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), printTimeout)
 	s.printMu.Lock()
-	err = s.printer.Print(ctx, doc)
+	err = s.printer.Print(pctx, doc)
 	s.printMu.Unlock()
+	cancel()
 	if err != nil {
 		s.log.Error("receipt printing failed; the top-up is committed, reprint it when the printer is fixed",
 			"receipt", j.t.ReceiptNo, "err", err)
