@@ -168,7 +168,7 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 	}
 	defer serveMetrics(ctx, w, w.metrics).Close()
 
-	rc.start(ctx, w)
+	rc.start(ctx, f)
 	flowDone := make(chan error, 1)
 	go func() { flowDone <- f.Run(ctx) }()
 	go superviseLoops(ctx, w, ob)

@@ -76,17 +76,20 @@ func (r *receipts) flowSide() kiosk.Receipts {
 	return noPrinter{r}
 }
 
+// conditioner is the flow's side of printer.required.
+type conditioner interface{ SetCondition(name string, active bool) }
+
 // start runs the service; with printer.required the flow is kept out of
 // service until the printer says it can print.
-func (r *receipts) start(ctx context.Context, w *wiring) {
+func (r *receipts) start(ctx context.Context, f conditioner) {
 	r.done = make(chan struct{})
 	if r.svc == nil {
 		close(r.done)
 		return
 	}
 	if r.cfg.Required {
-		w.flow.SetCondition(conditionPrinter, true)
-		r.svc.OnChange(func(st receipt.Status) { w.flow.SetCondition(conditionPrinter, !st.Ready) })
+		f.SetCondition(conditionPrinter, true)
+		r.svc.OnChange(func(st receipt.Status) { f.SetCondition(conditionPrinter, !st.Ready) })
 	}
 	ctx, r.cancel = context.WithCancel(ctx)
 	go func() {
