@@ -382,3 +382,25 @@ func TestFailedThenReprint(t *testing.T) {
 		t.Fatalf("reprint of an unknown receipt: %v", err)
 	}
 }
+
+// A session a power cut interrupted long ago is completed at start, but its
+// receipt is not printed: the customer has gone.
+func TestRecoveredOldSessionNotPrinted(t *testing.T) {
+	rec := topUp
+	rec.Recovered, rec.CreatedAt, rec.CompletedAt = true, completed.Add(-time.Hour), completed.Add(time.Minute)
+	r := newRig(t, &fakePrinter{}, newStore(rec))
+	printing, code := r.s.Issue(rec, kiosk.LangRU)
+	r.wait()
+	if printing || code == "" || len(r.p.docs()) != 0 {
+		t.Fatalf("printing %v, %d printed", printing, len(r.p.docs()))
+	}
+	fresh := topUp
+	fresh.ID, fresh.ReceiptNo, fresh.Recovered, fresh.CreatedAt = "fresh", 1235, true, completed
+	if printing, _ := r.s.Issue(fresh, kiosk.LangRU); !printing {
+		t.Fatal("a recovered session of a minute ago is not printed")
+	}
+	r.wait()
+	if len(r.p.docs()) != 1 {
+		t.Fatal("recent recovered receipt not printed")
+	}
+}

@@ -179,9 +179,7 @@ func (s *Service) Faults() (all, active []string) {
 // print, records it skipped. It never blocks.
 func (s *Service) Issue(t kiosk.TopUp, lang kiosk.Lang) (bool, string) {
 	code := s.Code(t)
-	if t.Recovered && s.clock.Now().Sub(t.CreatedAt) > s.cfg.ResumeWithin {
-		// The session a power cut interrupted began too long ago: its
-		// customer has gone, and a receipt would go to the next one.
+	if s.gone(t) {
 		s.log.Info("receipt of a recovered top-up not printed: its customer has gone",
 			"receipt", t.ReceiptNo, "code", code)
 		return false, code
@@ -191,6 +189,13 @@ func (s *Service) Issue(t kiosk.TopUp, lang kiosk.Lang) (bool, string) {
 		return false, code
 	}
 	return s.queue(job{t: t, lang: lang}), code
+}
+
+// gone reports whether t is the top-up of a session a power cut interrupted
+// that began too long ago: its customer has gone, and a receipt would go to
+// the next one.
+func (s *Service) gone(t kiosk.TopUp) bool {
+	return t.Recovered && s.clock.Now().Sub(t.CreatedAt) > s.cfg.ResumeWithin
 }
 
 // queue hands a job to the worker.
@@ -244,6 +249,9 @@ func (s *Service) resume(ctx context.Context) {
 		return
 	}
 	for _, t := range ts {
+		if s.gone(t) {
+			continue
+		}
 		s.log.Info("printing the receipt a restart interrupted", "receipt", t.ReceiptNo)
 		s.handle(ctx, job{t: t, lang: s.cfg.Lang})
 	}

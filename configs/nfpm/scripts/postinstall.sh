@@ -6,7 +6,8 @@ ROOT=/opt/tolem
 STAGED=/usr/lib/tolem/release
 
 # The daemon's system user. It owns the ledger and the sockets, and reads
-# the acceptor's serial port (dialout) and the Pi's GPIO, I2C and SPI.
+# the acceptor's serial port (dialout), the Pi's GPIO, I2C and SPI, and a USB
+# receipt printer (lp).
 if ! getent group tolem >/dev/null; then
 	groupadd --system tolem
 fi
@@ -14,7 +15,7 @@ if ! getent passwd tolem >/dev/null; then
 	useradd --system --gid tolem --home-dir /var/lib/tolem --no-create-home \
 		--shell /usr/sbin/nologin --comment "tolem kiosk daemon" tolem
 fi
-for g in dialout gpio i2c spi; do
+for g in dialout gpio i2c spi lp; do
 	if getent group "$g" >/dev/null; then
 		usermod -a -G "$g" tolem
 	fi
