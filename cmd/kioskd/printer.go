@@ -77,7 +77,9 @@ func (r *receipts) flowSide() kiosk.Receipts {
 }
 
 // conditioner is the flow's side of printer.required.
-type conditioner interface{ SetCondition(name string, active bool) }
+type conditioner interface {
+	SetCondition(name string, active bool)
+}
 
 // start runs the service; with printer.required the flow is kept out of
 // service until the printer says it can print.
