@@ -76,14 +76,16 @@ func (r *receipts) flowSide() kiosk.Receipts {
 	return noPrinter{r}
 }
 
-// conditioner is the flow's side of printer.required.
-type conditioner interface {
+// flowHooks is the flow's side of the printer: the confirm screen follows
+// its readiness, and printer.required is a condition.
+type flowHooks interface {
 	SetCondition(name string, active bool)
+	ReceiptsChanged()
 }
 
 // start runs the service; with printer.required the flow is kept out of
 // service until the printer says it can print.
-func (r *receipts) start(ctx context.Context, f conditioner) {
+func (r *receipts) start(ctx context.Context, f flowHooks) {
 	r.done = make(chan struct{})
 	if r.svc == nil {
 		close(r.done)
@@ -91,8 +93,13 @@ func (r *receipts) start(ctx context.Context, f conditioner) {
 	}
 	if r.cfg.Required {
 		f.SetCondition(conditionPrinter, true)
-		r.svc.OnChange(func(st receipt.Status) { f.SetCondition(conditionPrinter, !st.Ready) })
 	}
+	r.svc.OnChange(func(st receipt.Status) {
+		if r.cfg.Required {
+			f.SetCondition(conditionPrinter, !st.Ready)
+		}
+		f.ReceiptsChanged()
+	})
 	ctx, r.cancel = context.WithCancel(ctx)
 	go func() {
 		defer close(r.done)

@@ -49,6 +49,8 @@ func (c *condRecorder) SetCondition(name string, on bool) {
 	c.set[name] = on
 }
 
+func (c *condRecorder) ReceiptsChanged() {}
+
 func (c *condRecorder) get(name string) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()

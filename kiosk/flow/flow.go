@@ -371,6 +371,11 @@ func (f *Flow) SetCondition(name string, active bool) {
 	f.poke()
 }
 
+// ReceiptsChanged tells the flow that the printer's readiness changed, so
+// that a confirm screen on show says at once whether a receipt will be
+// printed.
+func (f *Flow) ReceiptsChanged() { f.poke() }
+
 // QueueChanged tells the flow that the unsent top-ups may have changed, so it
 // re-checks the offline caps.
 func (f *Flow) QueueChanged() {

@@ -86,3 +86,24 @@ func TestReceiptIssuedOnceAfterCommit(t *testing.T) {
 		t.Fatalf("issued %+v", got)
 	}
 }
+
+func (p *fakeReceipts) setReady(v bool) {
+	p.mu.Lock()
+	p.ready = v
+	p.mu.Unlock()
+}
+
+// Paper running out while the customer reads the confirm screen changes it
+// at once, before any cash.
+func TestConfirmScreenFollowsThePrinter(t *testing.T) {
+	p := &fakeReceipts{ready: true}
+	r := newRig(t, Config{})
+	r.receipts = p
+	r.start()
+	payTopUp(r)
+	r.wantLine("Получатель:")
+	p.setReady(false)
+	r.f.ReceiptsChanged()
+	r.settle()
+	r.wantLine("Чек не будет выдан")
+}

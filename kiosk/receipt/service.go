@@ -117,6 +117,8 @@ type job struct {
 	// barrier, when set, is no receipt: it is closed once every job
 	// before it is handled.
 	barrier chan struct{}
+	// refresh is no receipt either: ask the printer's status.
+	refresh bool
 }
 
 // New makes a Service; it prints nothing until Run.
@@ -233,11 +235,16 @@ func (s *Service) Run(ctx context.Context) error {
 	}
 }
 
-// Refresh asks the printer's status now rather than at the next poll.
+// Refresh asks the printer's status now rather than at the next poll, in
+// turn with the receipts queued (a Wait after it sees the answer).
 func (s *Service) Refresh() {
 	select {
-	case s.poke <- struct{}{}:
+	case s.jobs <- job{refresh: true}:
 	default:
+		select {
+		case s.poke <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -277,6 +284,10 @@ func (s *Service) Wait(ctx context.Context) error {
 func (s *Service) handle(ctx context.Context, j job) {
 	if j.barrier != nil {
 		close(j.barrier)
+		return
+	}
+	if j.refresh {
+		s.poll(ctx)
 		return
 	}
 	st, err := s.store.ReceiptState(ctx, j.t.ID)
