@@ -72,8 +72,8 @@ const (
 // what does not fit is printed at the next start if still recent.
 const queueLen = 16
 
-// printTimeout bounds one receipt: a raster-heavy receipt at 9600 baud
-// takes about 20 s.
+// printTimeout bounds one receipt: a Kazakh receipt with a raster QR code
+// takes about 40 s at 9600 baud (BENCHMARKS.md).
 const printTimeout = time.Minute
 
 // Status is the printer's state for the console, the heartbeat and metrics.
