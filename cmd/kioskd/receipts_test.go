@@ -353,3 +353,40 @@ func TestSimReceiptLineVerifiesAtTheBank(t *testing.T) {
 	}
 	k.stop()
 }
+
+// The paper running out in the middle of a receipt loses nothing: the
+// top-up was committed before printing began; the receipt is recorded
+// failed, and a copy is printed once the roll is changed.
+func TestPaperEndsMidReceipt(t *testing.T) {
+	r := newPrinterRig(t, false)
+	r.emu.SetPaperLines(5)
+	tu := r.topUp("m", kiosk.Tenge(2000))
+	if printing, _ := r.rc.svc.Issue(tu, kiosk.LangRU); !printing {
+		t.Fatal("not printing with paper in")
+	}
+	r.wait()
+	if st, _ := r.led.ReceiptState(context.Background(), tu.ID); st != "failed" {
+		t.Fatalf("receipt state %q, want failed", st)
+	}
+	got, _, err := r.led.TopUpByReceipt(context.Background(), tu.ReceiptNo)
+	if err != nil || got.Amount != kiosk.Tenge(2000) || got.Sync != kiosk.SyncUnsent {
+		t.Fatalf("top-up after the printer failed: %+v %v", got, err)
+	}
+	if r.rc.svc.Ready() || r.emu.Current().Lost == 0 {
+		t.Fatal("the paper end was not noticed")
+	}
+	r.emu.SetPaperOut(false)
+	r.emu.SetPaperLines(0)
+	r.rc.svc.Refresh()
+	r.wait()
+	if err := r.rc.svc.Reprint(context.Background(), tu.ReceiptNo, "t01"); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := r.emu.WaitReceipts(1, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(strings.Join(rs[0].Text(), " "), "КОПИЯ") {
+		t.Fatalf("copy:\n%s", strings.Join(rs[0].Text(), "\n"))
+	}
+}

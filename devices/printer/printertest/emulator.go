@@ -62,11 +62,13 @@ type Emulator struct {
 	cutter   bool
 	silent   bool
 	noQR     bool
-	done     []Receipt
-	cur      Receipt
-	reqs     int
-	closed   bool
-	wg       sync.WaitGroup
+	// linesLeft, when positive, is how many more lines the roll holds.
+	linesLeft int
+	done      []Receipt
+	cur       Receipt
+	reqs      int
+	closed    bool
+	wg        sync.WaitGroup
 }
 
 // Start opens a pty and serves it until Close.
@@ -117,6 +119,14 @@ func (e *Emulator) SetCutterError(v bool) { e.set(&e.cutter, v) }
 // SetSilent makes the printer stop answering status requests, as one
 // switched off.
 func (e *Emulator) SetSilent(v bool) { e.set(&e.silent, v) }
+
+// SetPaperLines loads a roll that runs out after n more lines (0: a roll
+// that does not run out).
+func (e *Emulator) SetPaperLines(n int) {
+	e.mu.Lock()
+	e.linesLeft = n
+	e.mu.Unlock()
+}
 
 // SetNoQR makes the printer one without GS ( k: it ignores the command.
 func (e *Emulator) SetNoQR(v bool) { e.set(&e.noQR, v) }
@@ -227,6 +237,12 @@ func (e *Emulator) serve() {
 		e.mu.Lock()
 		if printing() {
 			e.cur.Lines = append(e.cur.Lines, l)
+			if e.linesLeft > 0 {
+				e.linesLeft--
+				if e.linesLeft == 0 {
+					e.paperOut = true
+				}
+			}
 		} else {
 			e.cur.Lost++
 		}
