@@ -51,6 +51,7 @@ func newReceipts(w *wiring, fp *frontPanel) (*receipts, error) {
 	default:
 		r.driver = printer.New(printer.Config{Port: cfg.Printer.Port, Baud: cfg.Printer.Baud, Options: printer.Options{
 			Columns: cfg.Printer.Columns, CodePage: cfg.Printer.CodePage, QR: cfg.Printer.QR, Eject: cfg.Printer.EjectBytes(),
+			ASB: cfg.Printer.ASB,
 		}})
 		p = r.driver
 	}

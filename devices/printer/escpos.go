@@ -57,6 +57,9 @@ type Options struct {
 	// Eject is the model's presenter command sent after the cut (Custom
 	// VKP80, Citizen PPU-700 with a presenter), empty for none.
 	Eject []byte
+	// ASB turns on automatic status back (GS a): the printer says itself
+	// when its cover opens or its paper ends, between the polls.
+	ASB bool
 }
 
 func (o Options) withDefaults() Options {
@@ -87,6 +90,10 @@ func (o Options) withDefaults() Options {
 func Encode(d kiosk.ReceiptDoc, o Options) ([]byte, error) {
 	o = o.withDefaults()
 	b := []byte{esc, '@', esc, 't', byte(o.CodePage)}
+	if o.ASB {
+		// Again after ESC @, which some models take as turning it off.
+		b = append(b, asbOn...)
+	}
 	for _, l := range d.Lines {
 		a := alignment(l.Align)
 		if text, ok := EncodeCP866(l.Text); ok {
@@ -196,6 +203,37 @@ const (
 	statusPaper    = 4 // bits 2–3: paper near end; bits 5–6: paper end
 	statusRequests = 4
 )
+
+// asbOn is GS a with online/offline, error and paper roll sensor changes.
+var asbOn = []byte{gs, 'a', 0x0E}
+
+// The fixed bits of automatic status back: a block of four bytes, the first
+// 0xx1xx00 (which no DLE EOT answer, 0xx1xx10, matches), the rest 0xx0xxxx.
+func asbFirst(b byte) bool { return b&0x93 == 0x10 }
+func asbNext(b byte) bool  { return b&0x90 == 0 }
+
+// asbFaults reads an automatic status back block: byte 1 bit 3 offline, bit
+// 5 cover open; byte 2 bit 3 cutter error, bits 5–6 other errors; byte 3
+// bits 0–1 paper near end, bits 2–3 paper end.
+func asbFaults(blk [4]byte) []kiosk.PrinterFault {
+	var out []kiosk.PrinterFault
+	switch {
+	case blk[2]&0x0C != 0:
+		out = append(out, kiosk.PrinterPaperEnd)
+	case blk[2]&0x03 != 0:
+		out = append(out, kiosk.PrinterPaperNearEnd)
+	}
+	if blk[0]&0x20 != 0 {
+		out = append(out, kiosk.PrinterCoverOpen)
+	}
+	if blk[1]&0x08 != 0 {
+		out = append(out, kiosk.PrinterCutter)
+	}
+	if (blk[0]&0x08 != 0 || blk[1]&0x60 != 0) && (len(out) == 0 || out[0] == kiosk.PrinterPaperNearEnd && len(out) == 1) {
+		out = append(out, kiosk.PrinterOffline)
+	}
+	return out
+}
 
 // validStatus reports whether b has the fixed bits of a DLE EOT answer.
 func validStatus(b byte) bool { return b&0x93 == 0x12 }

@@ -35,6 +35,12 @@ type Printer struct {
 
 	mu   sync.Mutex
 	conn *conn
+
+	// changed is signalled when an automatic status back block arrives.
+	changed chan struct{}
+	asbMu   sync.Mutex
+	asb     []kiosk.PrinterFault
+	asbSeen bool
 }
 
 // New makes a Printer; nothing is opened until the first request.
@@ -46,7 +52,29 @@ func New(cfg Config) *Printer {
 	if cfg.Baud <= 0 {
 		cfg.Baud = 115200
 	}
-	return &Printer{cfg: cfg}
+	return &Printer{cfg: cfg, changed: make(chan struct{}, 1)}
+}
+
+// Changed is signalled when the printer reports a change by itself
+// (automatic status back, Options.ASB); ask Status then.
+func (p *Printer) Changed() <-chan struct{} { return p.changed }
+
+// LastASB is the faults of the last automatic status back block, and
+// whether one came since the port was opened.
+func (p *Printer) LastASB() ([]kiosk.PrinterFault, bool) {
+	p.asbMu.Lock()
+	defer p.asbMu.Unlock()
+	return append([]kiosk.PrinterFault(nil), p.asb...), p.asbSeen
+}
+
+func (p *Printer) onASB(blk [4]byte) {
+	p.asbMu.Lock()
+	p.asb, p.asbSeen = asbFaults(blk), true
+	p.asbMu.Unlock()
+	select {
+	case p.changed <- struct{}{}:
+	default:
+	}
 }
 
 var _ kiosk.Printer = (*Printer)(nil)
@@ -54,10 +82,11 @@ var _ kiosk.Printer = (*Printer)(nil)
 // conn is an open port with a goroutine reading it, so that a status request
 // can wait for its answer with a deadline whatever the device.
 type conn struct {
-	rw   io.ReadWriteCloser
-	in   chan byte
-	dead chan struct{}
-	err  error
+	rw    io.ReadWriteCloser
+	in    chan byte
+	dead  chan struct{}
+	err   error
+	onASB func([4]byte)
 }
 
 func (p *Printer) open() (*conn, error) {
@@ -80,18 +109,39 @@ func (p *Printer) open() (*conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: open %s: %w; check the cable and printer.port", kiosk.ErrPrinter, p.cfg.Port, err)
 	}
-	c := &conn{rw: rw, in: make(chan byte, 256), dead: make(chan struct{})}
+	c := &conn{rw: rw, in: make(chan byte, 256), dead: make(chan struct{}), onASB: p.onASB}
 	go c.read()
 	p.conn = c
+	if p.cfg.ASB {
+		if _, err := rw.Write(asbOn); err != nil {
+			p.drop()
+			return nil, fmt.Errorf("%w: turn on automatic status: %w", kiosk.ErrPrinter, err)
+		}
+	}
 	return c, nil
 }
 
 func (c *conn) read() {
 	defer close(c.dead)
 	buf := make([]byte, 64)
+	var blk [4]byte
+	k := 0 // bytes of an automatic status back block so far
 	for {
 		n, err := c.rw.Read(buf)
 		for _, b := range buf[:n] {
+			switch {
+			case k > 0 && asbNext(b):
+				blk[k] = b
+				if k++; k == len(blk) {
+					c.onASB(blk)
+					k = 0
+				}
+				continue
+			case asbFirst(b):
+				blk[0], k = b, 1
+				continue
+			}
+			k = 0
 			select {
 			case c.in <- b:
 			default: // nobody asked for it: an answer too late to matter

@@ -228,3 +228,44 @@ func FuzzCP866(f *testing.F) {
 		}
 	})
 }
+
+// With automatic status back the printer tells of a cover opened between
+// polls; its blocks never pass for the answers to status requests.
+func TestAutomaticStatusBack(t *testing.T) {
+	e, p := start(t, printer.Options{ASB: true})
+	if st, err := p.Status(ctxT(t)); err != nil || len(st.Faults) != 0 {
+		t.Fatalf("status %v %v", st, err)
+	}
+	if !e.ASB() {
+		t.Fatal("automatic status back not turned on")
+	}
+	// The block sent when it was turned on.
+	select {
+	case <-p.Changed():
+	case <-time.After(5 * time.Second):
+		t.Fatal("no automatic status at start")
+	}
+	e.SetCoverOpen(true)
+	select {
+	case <-p.Changed():
+	case <-time.After(5 * time.Second):
+		t.Fatal("cover opened, printer said nothing")
+	}
+	if f, ok := p.LastASB(); !ok || !slices.Equal(f, []kiosk.PrinterFault{kiosk.PrinterCoverOpen}) {
+		t.Fatalf("automatic status %v %v", f, ok)
+	}
+	if st, _ := p.Status(ctxT(t)); !st.Has(kiosk.PrinterCoverOpen) {
+		t.Fatalf("status %v", st)
+	}
+	e.SetCoverOpen(false)
+	e.SetNearEnd(true)
+	if err := p.Print(ctxT(t), doc); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.WaitReceipts(1, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if f, _ := p.LastASB(); !slices.Equal(f, []kiosk.PrinterFault{kiosk.PrinterPaperNearEnd}) {
+		t.Fatalf("automatic status after the near end %v", f)
+	}
+}

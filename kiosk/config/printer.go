@@ -32,6 +32,9 @@ type Printer struct {
 	// Eject is the presenter's eject command in hex ("1d6503"), sent after
 	// the cut; empty for a printer without a presenter.
 	Eject string `yaml:"eject"`
+	// ASB turns on the printer's automatic status back (GS a), so a cover
+	// opened or paper ended is seen at once rather than at the next poll.
+	ASB bool `yaml:"asb"`
 	// Header are the receipt's first lines: the bank's and the kiosk's
 	// names and the kiosk's address.
 	Header []string `yaml:"header"`

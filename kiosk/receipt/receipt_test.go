@@ -404,3 +404,37 @@ func TestRecoveredOldSessionNotPrinted(t *testing.T) {
 		t.Fatal("recent recovered receipt not printed")
 	}
 }
+
+// changingPrinter reports changes by itself, as one with automatic status
+// back does.
+type changingPrinter struct {
+	*fakePrinter
+	ch chan struct{}
+}
+
+func (p changingPrinter) Changed() <-chan struct{} { return p.ch }
+
+// A printer that says it changed is asked at once, not at the next poll.
+func TestPrinterChangeAskedAtOnce(t *testing.T) {
+	p := changingPrinter{&fakePrinter{}, make(chan struct{}, 1)}
+	clock := kiosktest.NewFakeClock(completed)
+	s := receipt.New(receipt.Config{Layout: layout, Secret: secret}, p, newStore(), clock, nil)
+	changed := make(chan receipt.Status, 4)
+	s.OnChange(func(st receipt.Status) { changed <- st })
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.Run(ctx)
+	if st := <-changed; !st.Ready {
+		t.Fatal("not ready at start")
+	}
+	p.set(kiosk.PrinterCoverOpen)
+	p.ch <- struct{}{}
+	select {
+	case st := <-changed:
+		if st.Ready || len(st.Faults) != 1 || st.Faults[0] != kiosk.PrinterCoverOpen {
+			t.Fatalf("status %+v", st)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the change was not asked about")
+	}
+}

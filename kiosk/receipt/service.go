@@ -217,6 +217,11 @@ func (s *Service) queue(j job) bool {
 func (s *Service) Run(ctx context.Context) error {
 	s.poll(ctx)
 	s.resume(ctx)
+	// A printer that reports changes by itself is asked at once.
+	var changed <-chan struct{}
+	if c, ok := s.printer.(interface{ Changed() <-chan struct{} }); ok {
+		changed = c.Changed()
+	}
 	for {
 		t := s.clock.NewTimer(s.cfg.PollEvery)
 		select {
@@ -227,6 +232,9 @@ func (s *Service) Run(ctx context.Context) error {
 			t.Stop()
 			s.handle(ctx, j)
 		case <-s.poke:
+			t.Stop()
+			s.poll(ctx)
+		case <-changed:
 			t.Stop()
 			s.poll(ctx)
 		case <-t.C():

@@ -64,6 +64,8 @@ type Emulator struct {
 	noQR     bool
 	// linesLeft, when positive, is how many more lines the roll holds.
 	linesLeft int
+	asb       bool       // automatic status back turned on (GS a n, n ≠ 0)
+	wmu       sync.Mutex // one writer to the pty at a time
 	done      []Receipt
 	cur       Receipt
 	reqs      int
@@ -100,8 +102,49 @@ func (e *Emulator) Close() error {
 
 func (e *Emulator) set(f *bool, v bool) {
 	e.mu.Lock()
+	changed := *f != v
 	*f = v
+	asb := e.asb && changed
+	blk := e.asbBlock()
 	e.mu.Unlock()
+	if asb {
+		e.write(blk[:])
+	}
+}
+
+func (e *Emulator) write(b []byte) {
+	e.wmu.Lock()
+	e.master.Write(b)
+	e.wmu.Unlock()
+}
+
+// asbBlock is the automatic status back block of the flags, as an
+// Epson-compatible printer sends it.
+func (e *Emulator) asbBlock() [4]byte {
+	blk := [4]byte{0x10, 0, 0, 0}
+	if e.paperOut || e.cover || e.cutter {
+		blk[0] |= 0x08
+	}
+	if e.cover {
+		blk[0] |= 0x20
+	}
+	if e.cutter {
+		blk[1] |= 0x08
+	}
+	if e.nearEnd || e.paperOut {
+		blk[2] |= 0x03
+	}
+	if e.paperOut {
+		blk[2] |= 0x0C
+	}
+	return blk
+}
+
+// ASB reports whether the driver turned automatic status back on.
+func (e *Emulator) ASB() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.asb
 }
 
 // SetPaperOut runs the paper out (or loads a roll).
@@ -267,7 +310,7 @@ func (e *Emulator) serve() {
 				}
 				e.mu.Unlock()
 				if !silent {
-					e.master.Write([]byte{ans})
+					e.write([]byte{ans})
 				}
 			}
 		case 0x0A:
@@ -320,7 +363,15 @@ func (e *Emulator) serve() {
 					e.mu.Unlock()
 				}
 			case 'a':
-				next()
+				n := next()
+				e.mu.Lock()
+				e.asb = n != 0
+				blk := e.asbBlock()
+				e.mu.Unlock()
+				if n != 0 {
+					// Turning it on sends the status at once.
+					e.write(blk[:])
+				}
 			}
 		default:
 			if b >= 0x20 {
