@@ -107,3 +107,23 @@ func TestConfirmScreenFollowsThePrinter(t *testing.T) {
 	r.settle()
 	r.wantLine("Чек не будет выдан")
 }
+
+// On the offline path, which skips confirm, the second entry's screen is
+// the one that tells of no receipt before cash; done shows the code.
+func TestNoReceiptToldOnConfirmOffline(t *testing.T) {
+	p := &fakeReceipts{}
+	r := newRig(t, Config{})
+	r.receipts = p
+	r.start()
+	r.wal.Default(kiosk.Wallet{}, kiosk.ErrBankUnavailable)
+	r.key("OK", "7771234567", "OK")
+	r.want(kiosk.StateConfirmOffline)
+	r.wantLine("Банк недоступен")
+	r.wantLine("Чек не будет выдан")
+	r.key("7771234567", "OK")
+	r.want(kiosk.StateInsertCash)
+	r.feed(kiosk.Tenge(1000))
+	r.key("OK")
+	r.want(kiosk.StateDone)
+	r.wantLine("Код: CODE000001")
+}

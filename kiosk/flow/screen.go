@@ -49,6 +49,11 @@ func (f *Flow) render() kiosk.Screen {
 		}
 	case kiosk.StateConfirmOffline:
 		lines = [4]string{t(tBankOffline), t(tTypeAgain), kiosk.FormatPhoneDigits(f.digits2), t(tHintNext)}
+		if f.d.Receipts != nil && !f.d.Receipts.Ready() {
+			// The offline path skips confirm; this is its last screen
+			// before cash. The OK hint was on enter_phone already.
+			lines[3] = t(tNoReceipt)
+		}
 	case kiosk.StateInsertCash:
 		var total kiosk.Money
 		if f.sess != nil {

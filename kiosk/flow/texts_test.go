@@ -62,6 +62,7 @@ func TestScreensFit(t *testing.T) {
 			{"empty", func(f *Flow) {}},
 			{"full", func(f *Flow) { f.digits2 = "7011234567" }},
 			{"need ten", func(f *Flow) { f.notice = note(f, tNeedTen) }},
+			{"no receipt", func(f *Flow) { f.digits2 = "7011234567"; f.d.Receipts = &fakeReceipts{} }},
 		},
 		kiosk.StateInsertCash: {
 			{"empty", func(f *Flow) { f.sess = sess(0) }},
