@@ -8,6 +8,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"tolem/devices/serialport"
@@ -102,7 +103,10 @@ func (p *Printer) open() (*conn, error) {
 	var rw io.ReadWriteCloser
 	var err error
 	if strings.HasPrefix(p.cfg.Port, "/dev/usb/") {
-		rw, err = os.OpenFile(p.cfg.Port, os.O_RDWR, 0)
+		// Non-blocking, so that the runtime polls it (usblp supports
+		// poll): Close then ends the reader's Read, and the device, which
+		// takes one open at a time, can be opened again.
+		rw, err = os.OpenFile(p.cfg.Port, os.O_RDWR|syscall.O_NONBLOCK, 0)
 	} else {
 		rw, err = serialport.Open(p.cfg.Port, p.cfg.Baud, 0)
 	}

@@ -308,13 +308,14 @@ func (s *Service) handle(ctx context.Context, j job) {
 		// printed once.
 		return
 	}
-	now := s.clock.Now()
-	if j.skip || !s.Ready() {
+	if j.skip {
 		s.log.Warn("no receipt printed: the printer cannot print; the code was on the screen",
 			"receipt", j.t.ReceiptNo, "faults", s.Status().Faults)
-		s.record(ctx, j.t, StateSkipped, "printer not ready", now)
+		s.record(ctx, j.t, StateSkipped, "printer not ready", s.clock.Now())
 		return
 	}
+	// The customer was told a receipt is coming: try even if the printer
+	// went wrong since; failing, it is recorded failed, for a reprint.
 	doc := s.cfg.Layout.Render(Receipt{TopUp: j.t, Code: s.Code(j.t), Lang: j.lang})
 	// A receipt started is finished even while the daemon stops: cut
 	// short, it would be recorded failed and never printed again.
