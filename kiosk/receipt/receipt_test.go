@@ -336,13 +336,15 @@ func TestPaperOutSkips(t *testing.T) {
 }
 
 // A restart prints the recent receipt a power cut kept from printing, and
-// not an old one, nor a printed one.
+// not an old one, a printed one, or a collection's follow-up top-up.
 func TestResumeAtStart(t *testing.T) {
 	old := topUp
 	old.ID, old.ReceiptNo, old.CompletedAt = "old", 1000, completed.Add(-time.Hour)
 	printed := topUp
 	printed.ID, printed.ReceiptNo = "printed", 1233
-	st := newStore(old, printed, topUp)
+	followUp := topUp
+	followUp.ID, followUp.ReceiptNo, followUp.Reconciled = "follow-up", 1235, true
+	st := newStore(old, printed, topUp, followUp)
 	st.states["printed"] = "printed"
 	r := newRig(t, &fakePrinter{}, st)
 	docs := r.p.docs()

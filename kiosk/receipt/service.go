@@ -193,11 +193,11 @@ func (s *Service) Issue(t kiosk.TopUp, lang kiosk.Lang) (bool, string) {
 	return s.queue(job{t: t, lang: lang}), code
 }
 
-// gone reports whether t is the top-up of a session a power cut interrupted
-// that began too long ago: its customer has gone, and a receipt would go to
-// the next one.
+// gone reports whether t's customer has gone, so that a receipt would go to
+// the next one: a session a power cut interrupted that began too long ago,
+// or a follow-up top-up for a bill a collection's count found.
 func (s *Service) gone(t kiosk.TopUp) bool {
-	return t.Recovered && s.clock.Now().Sub(t.CreatedAt) > s.cfg.ResumeWithin
+	return t.Reconciled || t.Recovered && s.clock.Now().Sub(t.CreatedAt) > s.cfg.ResumeWithin
 }
 
 // queue hands a job to the worker.
