@@ -127,3 +127,18 @@ func TestNoReceiptToldOnConfirmOffline(t *testing.T) {
 	r.want(kiosk.StateDone)
 	r.wantLine("Код: CODE000001")
 }
+
+// printer.required: kioskd raises the printer condition while no receipt
+// can be printed, and the kiosk is out of service until it clears.
+func TestPrinterConditionOutOfService(t *testing.T) {
+	r := newRig(t, Config{}).start()
+	r.f.SetCondition("printer", true)
+	r.settle()
+	r.want(kiosk.StateOutOfService)
+	if st := r.f.Status(); len(st.Reasons) != 1 || st.Reasons[0] != "printer" || st.AcceptorEnabled {
+		t.Fatalf("status %+v", st)
+	}
+	r.f.SetCondition("printer", false)
+	r.settle()
+	r.want(kiosk.StateIdle)
+}
