@@ -58,6 +58,7 @@ type wiring struct {
 	metrics   *metrics.Metrics // nil when metrics.listen is empty
 	clock     *clockWatch      // jumps of the wall clock; nil in tests
 	catalog   *catalogHolder
+	receipts  *receipts // the receipt printer (codes alone without one)
 }
 
 // runDaemon wires the kiosk together and runs it until ctx ends. Only a
@@ -139,6 +140,13 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 	defer fp.closer.Close()
 	w.panel = fp
 
+	rc, err := newReceipts(w, fp)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	w.receipts = rc
+
 	f := flow.New(flowConfig(cfg), flow.Deps{
 		Clock:    kiosk.SystemClock{},
 		Acceptor: acc,
@@ -146,6 +154,7 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 		Wallets:  client,
 		Display:  fp.display,
 		Light:    fp.light,
+		Receipts: rc.flowSide(),
 		Log:      log,
 		NewID:    func() string { return uuid.NewString() },
 		Catalog:  w.catalog.Get,
@@ -154,7 +163,7 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 			_, err := client.Ping(ctx)
 			return err
 		},
-		Receipts: receiptSource{ledger: w.ledger, bank: client, timeout: cfg.Bank.LookupTimeout, log: log},
+		Payments: receiptSource{ledger: w.ledger, bank: client, timeout: cfg.Bank.LookupTimeout, log: log},
 	})
 	w.flow = f
 	if fp.keys != nil {
@@ -171,6 +180,7 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 	}
 	defer serveMetrics(ctx, w, w.metrics).Close()
 
+	rc.start(ctx, f)
 	flowDone := make(chan error, 1)
 	go func() { flowDone <- f.Run(ctx) }()
 	go superviseLoops(ctx, w, ob)
@@ -180,7 +190,11 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 		defer unsub()
 		keys := make(chan kiosk.Key, 16)
 		go forwardKeys(ctx, keys, f)
-		err := simpanel.RunTerminal(ctx, o.Stdin, o.Stdout, screens, keys, feeder, simpanel.TermOptions{Notes: simNotes(w.cfg)})
+		topts := simpanel.TermOptions{Notes: simNotes(w.cfg)}
+		if rc.sim != nil {
+			topts.Receipts, topts.TogglePaper = rc.sim.Receipts(), rc.sim.TogglePaper
+		}
+		err := simpanel.RunTerminal(ctx, o.Stdin, o.Stdout, screens, keys, feeder, topts)
 		if err != nil {
 			log.Error("terminal panel", "err", err)
 		}
@@ -204,6 +218,7 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 	// The outbox closes last: its bounded final flush may still deliver what
 	// the flow completed in its last moments.
 	doors.Close()
+	rc.Close()
 	ob.Close()
 	log.Info("kioskd stopped")
 	if err != nil && !errors.Is(err, context.Canceled) {
@@ -307,6 +322,10 @@ func startSimBank(cfg *config.Config, log *slog.Logger) (*banksim.Server, error)
 	}
 	go srv.Start(ln)
 	cfg.Bank.URL = (&url.URL{Scheme: "http", Host: ln.Addr().String()}).String()
+	if cfg.Printer.Kind == config.PrinterSim && cfg.Printer.CheckURL == "" {
+		// The sandbox checks the receipt the QR code points at.
+		cfg.Printer.CheckURL = cfg.Bank.URL + "/v1/receipts/verify?terminal={terminal}&receipt={receipt}&code={code}"
+	}
 	log.Info("bank sandbox listening", "url", cfg.Bank.URL)
 	return srv, nil
 }

@@ -39,7 +39,7 @@ func startDoors(ctx context.Context, w *wiring) (io.Closer, error) {
 	if err != nil {
 		return nil, configError{err}
 	}
-	con := console.New(b, opts)
+	con := console.New(consoleFor(b), opts)
 	b.restoreManual(ctx)
 	ctx, cancel := context.WithCancel(ctx)
 	cs, err := startControl(w.cfg.Control.Socket, &control{base: ctx, w: w, con: con, backend: b, log: w.log.With("component", "control")})

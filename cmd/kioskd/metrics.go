@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"tolem/kiosk"
+	"tolem/kiosk/config"
 	"tolem/kiosk/flow"
 	"tolem/kiosk/ledger"
 	"tolem/metrics"
@@ -22,11 +23,14 @@ func newMetrics(w *wiring) *metrics.Metrics {
 	if w.cfg.Metrics.Listen == "" {
 		return nil
 	}
-	return metrics.New(metrics.Options{
+	o := metrics.Options{
 		Source: metricsSource{w},
 		Log:    w.log.With("component", "metrics"),
-		// Printer: set here once a receipt printer is configured.
-	})
+	}
+	if w.cfg.Printer.Kind != config.PrinterNone {
+		o.Printer = printerMetrics{w}
+	}
+	return metrics.New(o)
 }
 
 // serveMetrics serves /metrics on metrics.listen until ctx ends. A port it

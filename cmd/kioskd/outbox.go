@@ -255,6 +255,7 @@ func describeKiosk(ctx context.Context, w *wiring, hb *outbox.Heartbeat) {
 	if w.catalog != nil {
 		hb.Catalog = w.catalog.Get().Version
 	}
+	hb.Alarms = append(hb.Alarms, printerAlarms(w)...)
 	if w.ledger == nil {
 		hb.Alarms = append(hb.Alarms, "ledger_unusable")
 		return

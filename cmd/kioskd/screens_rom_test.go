@@ -75,7 +75,7 @@ func walkFlow(t *testing.T, lang kiosk.Lang) []kiosk.Screen {
 		Log:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Catalog:  func() kiosk.Catalog { return cat },
 		Accounts: romAccounts{},
-		Receipts: romReceipts{},
+		Payments: romReceipts{},
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -67,6 +67,8 @@ func simConfig(dir, acceptor string) (*config.Config, string, error) {
 		cfg.Acceptor.Port = simAcceptorLink(dir)
 	}
 	cfg.Panel.Kind = "sim"
+	cfg.Printer.Kind = config.PrinterSim
+	cfg.Printer.Header = []string{"tolem sandbox bank", "Kiosk simulator", "Almaty, 1 Abay Ave"}
 	cfg.Panel.Socket = filepath.Join(dir, "panel.sock")
 	cfg.Control.Socket = filepath.Join(dir, "control.sock")
 	return cfg, dir, nil

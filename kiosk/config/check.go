@@ -80,6 +80,11 @@ func (c *Config) CheckMachine() []Finding {
 	if c.Console != nil && c.Console.Port != "" {
 		out = append(out, checkSerial("console.port", c.Console.Port, who, "on a Raspberry Pi enable the UART (enable_uart=1) or name the USB adapter's device"))
 	}
+	if c.Printer.Kind == PrinterESCPOS && c.Printer.Port != "" {
+		// A USB printer (/dev/usb/lp0) is a character device like a tty;
+		// its group is lp rather than dialout.
+		out = append(out, checkSerial("printer.port", c.Printer.Port, who, "is the receipt printer plugged in and on? ls /dev/usb/ lists USB printers"))
+	}
 
 	if c.Panel.Kind == PanelSim && c.Panel.Socket != "" {
 		out = append(out, checkSocketDir("panel.socket", c.Panel.Socket, who))

@@ -28,6 +28,7 @@ type Config struct {
 	Update  Update   `yaml:"update"`
 	Log     Log      `yaml:"log"`
 	Metrics Metrics  `yaml:"metrics"`
+	Printer Printer  `yaml:"printer"`
 }
 
 // Bank is how the kiosk reaches the bank API (SPEC §2).
@@ -285,6 +286,7 @@ func Default() *Config {
 		},
 		Log:     Log{Level: "info", Format: "text"},
 		Metrics: Metrics{Listen: DefaultMetricsListen},
+		Printer: DefaultPrinter(),
 	}
 }
 

@@ -187,13 +187,13 @@ func TestParseBad(t *testing.T) {
 	}{
 		// Unknown keys, at every depth, with line and what is allowed.
 		{"unknown top-level key", minimal + "limts:\n  max_amount: 1\n",
-			[]string{`config: line 9: unknown key "limts" (allowed at top level: terminal_id, data_dir, bank, acceptor, panel, console, control, limits, flow, sync, update, log, metrics; did you mean "limits"?)`}},
+			[]string{`config: line 9: unknown key "limts" (allowed at top level: terminal_id, data_dir, bank, acceptor, panel, console, control, limits, flow, sync, update, log, metrics, printer; did you mean "limits"?)`}},
 		{"unknown key in a section", idYAML + "bank:\n  url: https://b.kz\n  secret: x\n  secrett: y\n" + acceptorYAML,
 			[]string{`line 6: unknown key "bank.secrett" (allowed in bank: url, secret, secret_file, ca_file, timeout, lookup_timeout; did you mean "secret"?)`}},
 		{"unknown key in a list item", minimal + "console:\n  port: /dev/ttyS0\n  technicians:\n    - id: t01\n      pin: \"1234\"\n",
 			[]string{`line 13: unknown key "console.technicians[0].pin" (allowed in console.technicians[0]: id, pin_hash; did you mean "pin_hash"?)`}},
 		{"key in the wrong section", minimal + "max_amount: 100\nport: /dev/x\n",
-			[]string{`line 9: unknown key "max_amount"`, `did you mean limits.max_amount?`, `line 10: unknown key "port"`, `did you mean acceptor.port or console.port?`}},
+			[]string{`line 9: unknown key "max_amount"`, `did you mean limits.max_amount?`, `line 10: unknown key "port"`, `did you mean acceptor.port or console.port or printer.port?`}},
 		{"duplicate key", minimal + "log: {level: info}\nlog: {level: debug}\n",
 			[]string{`line 10: log: appears twice (first at line 9)`}},
 		{"merge key", minimal + "flow: {<<: {phone_timeout: 5s}}\n",

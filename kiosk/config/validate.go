@@ -125,6 +125,7 @@ func (c *Config) problems() problems {
 	oneOf(add, "log.level", c.Log.Level, "debug", "info", "warn", "error")
 	oneOf(add, "log.format", c.Log.Format, "text", "json")
 	c.Metrics.check(add)
+	c.Printer.check(add)
 	return ps
 }
 

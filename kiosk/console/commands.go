@@ -49,6 +49,8 @@ func init() {
 		{name: "acceptor", usage: "acceptor", summary: "the bill acceptor: model, serial, state, faults, last errors", run: runAcceptor},
 		{name: "queue", usage: "queue", summary: "top-ups waiting for the bank, oldest first", run: runQueue},
 		{name: "txn", usage: "txn <receipt_no>", summary: "one top-up by its receipt number, with its bills", run: runTxn},
+		{name: "reprint", usage: "reprint <receipt_no>", summary: "print a receipt again, marked as a copy", run: runReprint,
+			help: "Prints the receipt of a top-up again, with its verification code, marked as a\ncopy (КОПИЯ), and writes it to the audit log with your id."},
 		{name: "review", usage: "review", summary: "what needs a look: uncertain and suspense bills, refused top-ups", run: runReview},
 		{name: "retry", usage: "retry <receipt_no|id|all>", summary: "send a top-up (or every waiting one) to the bank again now", run: runRetry,
 			help: "A top-up in review goes back to the queue. One the bank credited or rejected\ncannot be retried: the bank has decided it."},

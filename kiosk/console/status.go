@@ -47,6 +47,8 @@ type StatusReport struct {
 	// ClockJump is the last jump of the wall clock since kioskd started;
 	// absent when there was none or the backend does not watch the clock.
 	ClockJump *ClockJump `json:"clock_jump,omitempty"`
+	// Printer is the receipt printer; nil without one.
+	Printer *PrinterReport `json:"printer,omitempty"`
 	// Recovered are the top-ups completed at start-up after a power cut in
 	// the last recoveredWithin, newest first: the customer saw no receipt.
 	Recovered []topUpView `json:"recovered"`
@@ -153,6 +155,11 @@ func (c *Console) Status(ctx context.Context) StatusReport {
 	}
 	if !r.Acceptor.Ready {
 		warn("acceptor not ready (%s): see acceptor", r.Acceptor.State)
+	}
+	if p, ok := c.b.(Printer); ok {
+		pr := p.PrinterStatus()
+		r.Printer = &pr
+		r.Warnings = append(r.Warnings, printerWarnings(pr)...)
 	}
 
 	ledgerErr := func(err error) {
@@ -315,6 +322,9 @@ func runStatus(x *invocation) int {
 		line("disk", "%s free of %s in %s", fmtBytes(r.Disk.FreeBytes), fmtBytes(r.Disk.TotalBytes), r.Disk.Path)
 	}
 	line("ledger", "%s", r.Ledger)
+	if r.Printer != nil {
+		line("printer", "%s", printerSummary(*r.Printer))
+	}
 	for i, t := range r.Recovered {
 		label := ""
 		if i == 0 {

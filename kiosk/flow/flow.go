@@ -115,6 +115,9 @@ type Deps struct {
 	Display  kiosk.Display
 	// Light is the bezel LED; nil when the kiosk has none.
 	Light kiosk.Indicator
+	// Receipts prints each committed top-up's receipt; nil for none (and
+	// no code on the done screen).
+	Receipts kiosk.Receipts
 	// Log receives the flow's log; nil discards it.
 	Log *slog.Logger
 	// NewID makes session ids; nil makes random UUIDs.
@@ -128,8 +131,8 @@ type Deps struct {
 	// Ping asks whether the bank is there, at confirm of a service
 	// without a lookup; nil: it is.
 	Ping func(ctx context.Context) error
-	// Receipts finds this kiosk's payments for receipt_status; nil: none.
-	Receipts kiosk.ReceiptStatus
+	// Payments finds this kiosk's payments for receipt_status; nil: none.
+	Payments kiosk.ReceiptStatus
 }
 
 // Flow is the customer state machine. Make it with New and run it with Run;
@@ -187,6 +190,9 @@ type Flow struct {
 	sess           *session
 	pending        []*bill
 	lastTop        kiosk.TopUp
+	// lastCode is lastTop's verification code while its receipt is not
+	// printed: the done screen shows it instead.
+	lastCode string
 
 	events     <-chan kiosk.AcceptorEvent
 	acceptorOn bool
@@ -392,6 +398,11 @@ func (f *Flow) SetCondition(name string, active bool) {
 	f.mu.Unlock()
 	f.poke()
 }
+
+// ReceiptsChanged tells the flow that the printer's readiness changed, so
+// that a confirm screen on show says at once whether a receipt will be
+// printed.
+func (f *Flow) ReceiptsChanged() { f.poke() }
 
 // QueueChanged tells the flow that the unsent top-ups may have changed, so it
 // re-checks the offline caps.

@@ -30,8 +30,10 @@ type rig struct {
 	disp  *kiosktest.FakeDisplay
 	light *kiosktest.FakeLight
 	cfg   Config
-	f     *Flow
-	ids   int
+	// receipts is the receipt printer the flow gets; nil for none.
+	receipts kiosk.Receipts
+	f        *Flow
+	ids      int
 	// writesMark is how many ledger calls happened before the input
 	// under test.
 	writesMark int
@@ -77,7 +79,7 @@ func (r *rig) run() *rig {
 	r.t.Helper()
 	d := Deps{
 		Clock: r.clock, Acceptor: r.acc, Ledger: r.led, Wallets: r.wal,
-		Display: r.disp, Light: r.light, Log: r.logger(),
+		Display: r.disp, Light: r.light, Log: r.logger(), Receipts: r.receipts,
 		NewID: func() string { r.ids++; return fmt.Sprintf("s%d", r.ids) },
 	}
 	if r.extra != nil {

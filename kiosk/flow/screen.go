@@ -55,10 +55,18 @@ func (f *Flow) render() kiosk.Screen {
 		if !f.svc.IsWallet() {
 			lines = f.confirmLines(t)
 		}
+		if f.d.Receipts != nil && !f.d.Receipts.Ready() {
+			lines[0] = t(tNoReceipt)
+		}
 	case kiosk.StateConfirmOffline:
 		lines = [4]string{t(tBankOffline), t(tTypeAgain), kiosk.FormatPhoneDigits(f.digits2), t(tHintNext)}
 		if f.svc.Account.Kind == kiosk.AccountDigits {
 			lines[2] = f.digits2 + "_"
+		}
+		if f.d.Receipts != nil && !f.d.Receipts.Ready() {
+			// The offline path skips confirm; this is its last screen
+			// before cash. The OK hint was on enter_phone already.
+			lines[3] = t(tNoReceipt)
 		}
 	case kiosk.StateInsertCash:
 		var total kiosk.Money
@@ -84,6 +92,9 @@ func (f *Flow) render() kiosk.Screen {
 		lines = [4]string{t(tCompleting), t(tProcessing), "", total.String()}
 	case kiosk.StateDone:
 		lines = [4]string{fmt.Sprintf(t(tPaid), f.lastTop.Amount), fmt.Sprintf(t(tReceipt), f.lastTop.ReceiptNo), t(tDelayed1), t(tDelayed2)}
+		if f.lastCode != "" {
+			lines[2], lines[3] = fmt.Sprintf(t(tCode), f.lastCode), t(tDelayedShort)
+		}
 	case kiosk.StateOutOfService:
 		lines = [4]string{t(tOOS1), t(tOOS2), "", ""}
 		if _, ok := f.reasons[ReasonStarting]; ok {

@@ -243,10 +243,10 @@ func (f *Flow) startReceipt() {
 	n := f.receiptNo
 	f.receipt, f.receiptMissing = nil, false
 	f.startAsk(lookReceipt, false, func(ctx context.Context) lookupResult {
-		if f.d.Receipts == nil {
+		if f.d.Payments == nil {
 			return lookupResult{err: kiosk.ErrNotFound}
 		}
-		ri, err := f.d.Receipts.ReceiptStatus(ctx, n)
+		ri, err := f.d.Payments.ReceiptStatus(ctx, n)
 		return lookupResult{receipt: ri, err: err}
 	})
 }

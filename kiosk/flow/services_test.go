@@ -43,9 +43,9 @@ func (a *fakeAccounts) LookupAccount(_ context.Context, service, account string)
 	return a.known[service+" "+account], nil
 }
 
-type fakeReceipts map[int64]kiosk.ReceiptInfo
+type fakePayments map[int64]kiosk.ReceiptInfo
 
-func (r fakeReceipts) ReceiptStatus(_ context.Context, n int64) (kiosk.ReceiptInfo, error) {
+func (r fakePayments) ReceiptStatus(_ context.Context, n int64) (kiosk.ReceiptInfo, error) {
 	if ri, ok := r[n]; ok {
 		return ri, nil
 	}
@@ -59,7 +59,7 @@ type svcRig struct {
 	pmu     sync.Mutex
 }
 
-func newSvcRig(t *testing.T, receipts fakeReceipts) *svcRig {
+func newSvcRig(t *testing.T, receipts fakePayments) *svcRig {
 	r := &svcRig{rig: newRig(t, Config{}), acct: &fakeAccounts{known: map[string]kiosk.Account{
 		"alseco 123456789": {Found: true, Holder: "Н***н К.", Address: "ул. А***, 1*", Debt: kiosk.Tenge(12345), HasDebt: true},
 	}}}
@@ -67,7 +67,7 @@ func newSvcRig(t *testing.T, receipts fakeReceipts) *svcRig {
 	r.extra = func(d *Deps) {
 		d.Catalog = func() kiosk.Catalog { return cat }
 		d.Accounts = r.acct
-		d.Receipts = receipts
+		d.Payments = receipts
 		d.Ping = func(context.Context) error { r.pmu.Lock(); defer r.pmu.Unlock(); return r.pingErr }
 	}
 	r.start()
@@ -233,7 +233,7 @@ func TestBankDownOfflineServiceTakesCashWithDoubleEntry(t *testing.T) {
 
 func TestReceiptStatus(t *testing.T) {
 	at := time.Date(2026, 12, 4, 10, 30, 0, 0, time.Local)
-	r := newSvcRig(t, fakeReceipts{
+	r := newSvcRig(t, fakePayments{
 		12: {ReceiptNo: 12, CompletedAt: at, Amount: kiosk.Tenge(3000), Service: "alseco", Payee: "***6789", State: kiosk.ReceiptCredited},
 		13: {ReceiptNo: 13, CompletedAt: at, Amount: kiosk.Tenge(500), Payee: "+7701***4567", State: kiosk.ReceiptPending},
 	})

@@ -280,9 +280,23 @@ func (f *Flow) settle() (*kiosk.TopUp, bool) {
 
 func (f *Flow) topUpDone(t kiosk.TopUp) {
 	f.lastTop = t
+	f.lastCode = f.issueReceipt(t)
 	f.log.Info("top-up completed", "receipt", t.ReceiptNo, "amount", t.Amount.String(), "service", t.ServiceName(),
 		"account", kiosk.MaskAccount(t.Payee()), "offline", t.Offline, "session", t.SessionID, "bills", len(t.Bills))
 	f.checkQueue()
+}
+
+// issueReceipt hands a committed top-up to the receipt printer. It returns
+// the top-up's code when no receipt is being printed, for the done screen
+// to show instead, else "".
+func (f *Flow) issueReceipt(t kiosk.TopUp) string {
+	if f.d.Receipts == nil {
+		return ""
+	}
+	if printing, code := f.d.Receipts.Issue(t, f.lang); !printing {
+		return code
+	}
+	return ""
 }
 
 // dropSession forgets the session once the ledger has settled it.
@@ -484,6 +498,10 @@ func (f *Flow) recover(p *kiosk.PowerUpReport) (*kiosk.TopUp, bool) {
 		f.log.Warn("recovery left bills for review; check `review` on the console",
 			"uncertain", rep.Uncertain, "suspense", rep.Suspense)
 	}
+	codes := map[string]string{}
+	for _, t := range rep.TopUps {
+		codes[t.ID] = f.issueReceipt(t)
+	}
 	var mine *kiosk.TopUp
 	if f.sess != nil {
 		for i := range rep.TopUps {
@@ -498,6 +516,7 @@ func (f *Flow) recover(p *kiosk.PowerUpReport) (*kiosk.TopUp, bool) {
 		if mine != nil {
 			f.lastTop = *mine
 		}
+		f.lastCode = codes[f.lastTop.ID]
 	}
 	f.checkQueue()
 	f.updateStarting()

@@ -31,6 +31,7 @@ const (
 
 	tRecipient
 	tConfirmHint
+	tNoReceipt
 
 	tBankOffline
 	tTypeAgain
@@ -54,6 +55,8 @@ const (
 	tReceipt // %d: the receipt number
 	tDelayed1
 	tDelayed2
+	tCode // %s: the receipt's verification code
+	tDelayedShort
 
 	tOOS1
 	tOOS2
@@ -105,6 +108,9 @@ var texts = map[text][3]string{
 	// confirm: the recipient's name as the bank sent it, then the number.
 	tRecipient:   {"Получатель:", "Алушы:", "Recipient:"},
 	tConfirmHint: {"OK да / CANCEL нет", "OK иә / CANCEL жоқ", "OK yes / CANCEL no"},
+	// In place of tRecipient while the printer cannot print: the customer
+	// learns it before any cash goes in.
+	tNoReceipt: {"Чек не будет выдан", "Түбіртек берілмейді", "No receipt printed"},
 
 	// confirm_offline: the bank is out of reach, the number is typed twice.
 	tBankOffline: {"Банк недоступен", "Банк қолжетімсіз", "Bank offline"},
@@ -132,6 +138,10 @@ var texts = map[text][3]string{
 	tReceipt:  {"Чек № %d", "Түбіртек № %d", "Receipt No %d"},
 	tDelayed1: {"При задержке", "Кешіксе, 30 минут", "If delayed, credited"},
 	tDelayed2: {"зачислим за 30 мин", "ішінде түседі", "within 30 minutes"},
+	// done without a printed receipt: the code the bank can check, in its
+	// place.
+	tCode:         {"Код: %s", "Код: %s", "Code: %s"},
+	tDelayedShort: {"Зачислим за 30 мин", "30 минутта түседі", "Credited in 30 min"},
 
 	// out_of_service.
 	tOOS1:         {"Терминал временно", "Терминал уақытша", "Temporarily"},

@@ -52,11 +52,17 @@ func TestScreensFit(t *testing.T) {
 				f.wallet = kiosk.Wallet{Found: true, Name: "Нурлан К."}
 			}},
 			{"long name", func(f *Flow) { f.phone = "+77011234567"; f.wallet = kiosk.Wallet{Found: true, Name: longName} }},
+			{"no receipt", func(f *Flow) {
+				f.phone = "+77011234567"
+				f.wallet = kiosk.Wallet{Found: true, Name: longName}
+				f.d.Receipts = &fakeReceipts{}
+			}},
 		},
 		kiosk.StateConfirmOffline: {
 			{"empty", func(f *Flow) {}},
 			{"full", func(f *Flow) { f.digits2 = "7011234567" }},
 			{"need ten", func(f *Flow) { f.notice = note(f, tNeedTen) }},
+			{"no receipt", func(f *Flow) { f.digits2 = "7011234567"; f.d.Receipts = &fakeReceipts{} }},
 		},
 		kiosk.StateInsertCash: {
 			{"empty", func(f *Flow) { f.sess = sess(0) }},
@@ -80,6 +86,10 @@ func TestScreensFit(t *testing.T) {
 		kiosk.StateDone: {
 			{"small", func(f *Flow) { f.lastTop = kiosk.TopUp{ID: "t", ReceiptNo: 1, Amount: kiosk.Tenge(200)} }},
 			{"max", func(f *Flow) { f.lastTop = kiosk.TopUp{ID: "t", ReceiptNo: 999_999_999, Amount: kiosk.Tenge(200000)} }},
+			{"code", func(f *Flow) {
+				f.lastTop = kiosk.TopUp{ID: "t", ReceiptNo: 999_999_999, Amount: kiosk.Tenge(200000)}
+				f.lastCode = "ABCDEFGHIJ"
+			}},
 		},
 		kiosk.StateOutOfService: {
 			{"plain", func(f *Flow) {}},

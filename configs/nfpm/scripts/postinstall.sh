@@ -14,7 +14,8 @@ SYSTEMD_RUN=${TOLEM_SYSTEMD_RUN:-/run/systemd/system}
 DRAIN_TIMEOUT=${TOLEM_DRAIN_TIMEOUT:-10m}
 
 # The daemon's system user. It owns the ledger and the sockets, and reads
-# the acceptor's serial port (dialout) and the Pi's GPIO, I2C and SPI.
+# the acceptor's serial port (dialout), the Pi's GPIO, I2C and SPI, and a USB
+# receipt printer (lp).
 if ! getent group tolem >/dev/null; then
 	groupadd --system tolem
 fi
@@ -22,7 +23,7 @@ if ! getent passwd tolem >/dev/null; then
 	useradd --system --gid tolem --home-dir /var/lib/tolem --no-create-home \
 		--shell /usr/sbin/nologin --comment "tolem kiosk daemon" tolem
 fi
-for g in dialout gpio i2c spi; do
+for g in dialout gpio i2c spi lp; do
 	if getent group "$g" >/dev/null; then
 		usermod -a -G "$g" tolem
 	fi

@@ -11,6 +11,7 @@ type termInput struct {
 	Key    kiosk.Key   // a panel key
 	Bill   kiosk.Money // a banknote pushed into the acceptor
 	Fake   bool        // a counterfeit pushed into the acceptor
+	Paper  bool        // the sim printer's paper taken out or put back
 	Quit   bool
 	Redraw bool
 }
@@ -37,7 +38,7 @@ var billKeys = []billKey{
 // same physical keys, so that the panel works without switching layouts.
 var cyrillicLayout = map[rune]rune{
 	'й': 'q', 'ц': 'w', 'у': 'e', 'к': 'r', 'е': 't', 'н': 'y', 'г': 'u',
-	'а': 'f', 'д': 'l', 'Й': 'Q',
+	'а': 'f', 'д': 'l', 'Й': 'Q', 'з': 'p',
 }
 
 func runeInput(r rune) (termInput, bool) {
@@ -55,6 +56,8 @@ func runeInput(r rune) (termInput, bool) {
 		return termInput{Key: kiosk.KeyLang}, true
 	case r == 'f':
 		return termInput{Fake: true}, true
+	case r == 'p':
+		return termInput{Paper: true}, true
 	case r == 'Q' || r == 0x03: // Ctrl-C arrives as a byte in raw mode
 		return termInput{Quit: true}, true
 	case r == 0x0c: // Ctrl-L, as in every full-screen program

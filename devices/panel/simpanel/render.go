@@ -27,7 +27,14 @@ type RenderInfo struct {
 	// data dir and the sockets are, so that they are on screen while the
 	// frame covers the log lines printed at start.
 	Notes []string
+	// Printer adds the paper key to the legend (a sim printer is on).
+	Printer bool
+	// Receipt is the last receipt printed, drawn right of the frame.
+	Receipt []string
 }
+
+// frameWidth is the frame's width; a receipt is drawn right of it.
+const frameWidth = 80
 
 // SGR sequences; few and modest, so that the frame reads well on a dark or
 // a light terminal.
@@ -100,12 +107,18 @@ func Render(s kiosk.Screen, info RenderInfo) string {
 	}
 	bills = append(bills, legendItem{"f", "fake bill"})
 	rows = append(rows, p.legend("Bills", bills)...)
+	if info.Printer {
+		rows = append(rows, p.legend("Printer", []legendItem{{"p", "paper out / in"}})...)
+	}
 	rows = append(rows, p.legend("Quit", []legendItem{{"Q", "or Ctrl-C"}})...)
 	if len(info.Notes) > 0 {
 		rows = append(rows, "")
 		for _, n := range info.Notes {
 			rows = append(rows, " "+p.paint(sgrDim, truncate(sanitize(n), legendWrap+2)))
 		}
+	}
+	if len(info.Receipt) > 0 {
+		rows = besideReceipt(rows, info.Receipt, p)
 	}
 	return strings.Join(rows, "\n")
 }
@@ -196,4 +209,38 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return string(r[:n-1]) + "…"
+}
+
+// besideReceipt draws the receipt in a column right of the frame's rows.
+func besideReceipt(rows, receipt []string, p painter) []string {
+	col := append([]string{p.paint(sgrBold, "last receipt")}, receipt...)
+	for i, l := range col {
+		if i > 0 {
+			l = "│ " + sanitize(l)
+		}
+		for len(rows) <= i {
+			rows = append(rows, "")
+		}
+		pad := frameWidth - visibleWidth(rows[i])
+		rows[i] += strings.Repeat(" ", max(pad, 1)) + l
+	}
+	return rows
+}
+
+// visibleWidth counts the runes of s outside ANSI escape sequences.
+func visibleWidth(s string) int {
+	n, inEsc := 0, false
+	for _, r := range s {
+		switch {
+		case inEsc:
+			if r >= '@' && r <= '~' && r != '[' {
+				inEsc = false
+			}
+		case r == 0x1b:
+			inEsc = true
+		default:
+			n++
+		}
+	}
+	return n
 }

@@ -26,6 +26,12 @@ type TermOptions struct {
 	Log *slog.Logger
 	// Notes are lines shown under the key legend (see RenderInfo.Notes).
 	Notes []string
+	// Receipts are the sim printer's receipts, the last shown beside the
+	// screen; nil without a sim printer.
+	Receipts <-chan kiosk.ReceiptDoc
+	// TogglePaper takes the sim printer's paper out or puts it back (key
+	// p) and says which; nil without a sim printer.
+	TogglePaper func() string
 }
 
 // Escape sequences of the full-screen frame.
@@ -76,7 +82,8 @@ func RunTerminal(ctx context.Context, in *os.File, out io.Writer, screens <-chan
 	}
 
 	var screen kiosk.Screen
-	info := RenderInfo{Title: opts.Title, Waiting: true, Color: isTerm && !opts.NoColor, Notes: opts.Notes}
+	info := RenderInfo{Title: opts.Title, Waiting: true, Color: isTerm && !opts.NoColor, Notes: opts.Notes,
+		Printer: opts.TogglePaper != nil}
 	draw := func() error {
 		if _, err := io.WriteString(out, frame(Render(screen, info))); err != nil {
 			return fmt.Errorf("terminal panel: draw: %w", err)
@@ -122,6 +129,11 @@ func RunTerminal(ctx context.Context, in *os.File, out io.Writer, screens <-chan
 			screen, info.Waiting = s, false
 			pace.show(s.State)
 		case <-resized:
+		case d := <-opts.Receipts:
+			info.Receipt = d.Text()
+			if d.QR != "" {
+				info.Receipt = append(info.Receipt, "[QR] "+d.QR)
+			}
 		case r := <-results:
 			info.LastEvent, info.Warn = r.event, r.warn
 		case b, ok := <-chunks:
@@ -134,6 +146,12 @@ func RunTerminal(ctx context.Context, in *os.File, out io.Writer, screens <-chan
 				case ti.Quit:
 					return quit()
 				case ti.Redraw:
+				case ti.Paper:
+					if opts.TogglePaper == nil {
+						info.LastEvent, info.Warn = "no sim printer (printer.kind sim)", true
+					} else {
+						info.LastEvent, info.Warn = opts.TogglePaper(), false
+					}
 				default:
 					select {
 					case inputs <- ti:

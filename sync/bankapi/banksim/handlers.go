@@ -22,6 +22,7 @@ import (
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/v1/", s.serveAPI)
+	mux.HandleFunc("/v1/receipts/verify", s.verifyReceipt)
 	mux.HandleFunc("/_admin/", s.serveAdmin)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, http.StatusNotFound, bankapi.CodeNotFound, "no such endpoint")
