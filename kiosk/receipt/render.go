@@ -122,8 +122,14 @@ func (lay Layout) Render(r Receipt) kiosk.ReceiptDoc {
 	pair(w.terminal, lay.TerminalID)
 	pair(w.date, t.CompletedAt.In(loc).Format("02.01.2006 15:04:05"))
 	pair(w.receiptNo, strconv.FormatInt(t.ReceiptNo, 10))
-	pair(w.service, w.serviceName)
-	pair(w.account, t.Phone.Masked())
+	service := w.serviceName
+	if t.ServiceName() != kiosk.WalletServiceID {
+		// The catalog's id: the receipt stays printable whatever catalog
+		// the kiosk holds when it is reprinted.
+		service = t.ServiceName()
+	}
+	pair(w.service, service)
+	pair(w.account, kiosk.MaskAccount(t.Payee()))
 	add(kiosk.ReceiptLine{Text: rule})
 	add(kiosk.ReceiptLine{Text: w.bills + ":"})
 	for _, b := range t.Bills {
