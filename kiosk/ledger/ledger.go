@@ -42,6 +42,7 @@ type Ledger struct {
 	log   *slog.Logger
 	clock kiosk.Clock
 	path  string
+	st    stmts
 
 	closeOnce sync.Once
 	closeErr  error
@@ -148,6 +149,9 @@ func open(ctx context.Context, path string, opts Options, wparams []string) (*Le
 	if err := installChain(ctx, w); err != nil {
 		return fail(fmt.Errorf("ledger: open %s: %w", path, err))
 	}
+	if err := l.prepare(ctx); err != nil {
+		return fail(fmt.Errorf("ledger: open %s: %w", path, err))
+	}
 	l.fillReserve(ctx)
 	if newer, err := newerMigrations(ctx, w, migrationFiles); err != nil {
 		return fail(fmt.Errorf("ledger: open %s: %w", path, err))
@@ -195,7 +199,7 @@ func (l *Ledger) Close() error {
 			errs = append(errs, l.r.Close())
 		}
 		if l.w != nil {
-			errs = append(errs, l.w.Close())
+			errs = append(errs, l.st.close(), l.w.Close())
 		}
 		if err := errors.Join(errs...); err != nil {
 			l.closeErr = fmt.Errorf("ledger: close %s: %w", l.path, err)
