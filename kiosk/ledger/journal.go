@@ -441,6 +441,13 @@ func sumBills(bills []kiosk.BillCount) kiosk.Money {
 	return sum
 }
 
+// unsettled is the condition of the partial index bills_unsettled, written
+// out in every query for those bills: SQLite uses a partial index only for a
+// query whose WHERE contains the index's own condition, and does not infer it
+// from state = 'escrowed'. Without it, each of those queries reads every bill
+// the kiosk ever took.
+const unsettled = `state IN ('escrowed', 'uncertain', 'suspense')`
+
 const billColumns = `id, IFNULL(session_id, ''), seq, value, state, escrowed_at, IFNULL(stack_at, '')`
 
 type rowScanner interface{ Scan(dest ...any) error }

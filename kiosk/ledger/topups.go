@@ -392,7 +392,7 @@ func (l *Ledger) ReviewList(ctx context.Context) (Review, error) {
 	var rv Review
 	err := l.read(ctx, "review list", func(tx *sql.Tx) error {
 		var err error
-		rv.Bills, err = queryBills(ctx, tx, `state IN ('uncertain', 'suspense') ORDER BY escrowed_at, id`)
+		rv.Bills, err = queryBills(ctx, tx, unsettled+` AND state IN ('uncertain', 'suspense') ORDER BY escrowed_at, id`)
 		if err != nil {
 			return err
 		}
