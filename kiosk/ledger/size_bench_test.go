@@ -88,4 +88,245 @@ func TestGenerateFiveYears(t *testing.T) {
 	t.Logf("%s: %d bytes", p, st.Size())
 }
 
-var _ = kiosk.Tenge
+// sizedLedger is a ledger file for BenchmarkLedgerSize: "first_day", the
+// generator's first day (200 top-ups), or "five_years", a copy of the kept
+// five-year ledger. The file is closed.
+func sizedLedger(b *testing.B, size string) string {
+	path := filepath.Join(b.TempDir(), "ledger.db")
+	switch size {
+	case "first_day":
+		o := fiveYears
+		o.Days = 1
+		if _, err := generateLedger(context.Background(), path, o); err != nil {
+			b.Fatal(err)
+		}
+	default:
+		copyFile(b, fiveYearFile(b), path)
+	}
+	// The first open applies the migrations newer than the file, once.
+	l, err := Open(context.Background(), path, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		b.Fatal(err)
+	}
+	return path
+}
+
+// BenchmarkLedgerSize runs every per-customer write, the outbox's queries,
+// the console's commands and start-up on a kiosk's first-day ledger and on a
+// five-year one, side by side. The five-year ledger is generated once (see
+// fiveYearFile), minutes; the writes want -benchtime 200x or so.
+func BenchmarkLedgerSize(b *testing.B) {
+	for _, size := range []string{"first_day", "five_years"} {
+		b.Run(size, func(b *testing.B) { benchSized(b, size) })
+	}
+}
+
+func benchSized(b *testing.B, size string) {
+	ctx := context.Background()
+	path := sizedLedger(b, size)
+	if st, err := os.Stat(path); err == nil {
+		b.Logf("%s: %d bytes", size, st.Size())
+	}
+	now := fiveYears.Start.AddDate(0, 0, fiveYears.Days+1)
+	b.Run("start_to_ready", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			l, err := Open(ctx, path, Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := l.Recover(ctx, nil, now); err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			if err := l.Close(); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+		}
+	})
+	b.Run("quick_check", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, err := quickCheck(ctx, path); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+
+	l, err := Open(ctx, path, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	var receipt int64
+	if err := l.r.QueryRowContext(ctx, `SELECT MAX(receipt_no) / 2 FROM topups`).Scan(&receipt); err != nil {
+		b.Fatal(err)
+	}
+	session := 0
+	newSession := func(b *testing.B) string {
+		session++
+		id := fmt.Sprintf("bench-%s-%d", b.Name(), session)
+		if err := l.OpenSession(ctx, kiosk.Session{ID: id, Phone: "+77011234567", OpenedAt: now}); err != nil {
+			b.Fatal(err)
+		}
+		return id
+	}
+
+	// A customer's writes.
+	b.Run("RecordEscrow", func(b *testing.B) {
+		sid := newSession(b)
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if err := l.RecordEscrow(ctx, kiosk.BillRecord{SessionID: sid, Seq: i + 1, Value: kiosk.Tenge(1000), At: now}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		for i := 0; i < b.N; i++ {
+			if err := l.MarkReturned(ctx, BillID(sid, i+1), now); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if err := l.CloseSession(ctx, sid, now); err != nil {
+			b.Fatal(err)
+		}
+	})
+	b.Run("MarkStacked", func(b *testing.B) {
+		sid := newSession(b)
+		for i := 0; i < b.N; i++ {
+			if err := l.RecordEscrow(ctx, kiosk.BillRecord{SessionID: sid, Seq: i + 1, Value: kiosk.Tenge(1000), At: now}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ResetTimer()
+		for i := 0; i < b.N; i++ {
+			if err := l.MarkStacked(ctx, BillID(sid, i+1), now); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		if _, err := l.CompleteTopUp(ctx, sid, now); err != nil {
+			b.Fatal(err)
+		}
+	})
+	b.Run("CompleteTopUp", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			sid := newSession(b)
+			for seq := 1; seq <= 3; seq++ {
+				if err := l.RecordEscrow(ctx, kiosk.BillRecord{SessionID: sid, Seq: seq, Value: kiosk.Tenge(2000), At: now}); err != nil {
+					b.Fatal(err)
+				}
+				if err := l.MarkStacked(ctx, BillID(sid, seq), now); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StartTimer()
+			if _, err := l.CompleteTopUp(ctx, sid, now); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+
+	// The outbox.
+	b.Run("DueTopUps", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, err := l.DueTopUps(ctx, now, 100); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("DueCollections", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, err := l.DueCollections(ctx, now, 10); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("ChainHead", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, err := l.ChainHead(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+
+	// The console: what each command asks of the ledger (cmd/kioskd's
+	// console backend).
+	b.Run("status", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, err := l.CurrentPeriod(ctx); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := l.Queue(ctx); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := l.RecoveredTopUps(ctx, 5); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("queue", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, err := l.Queue(ctx); err != nil {
+				b.Fatal(err)
+			}
+			ts, err := l.TopUpsBySync(ctx, kiosk.SyncUnsent, kiosk.SyncPending)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for _, t := range ts[:min(20, len(ts))] {
+				if _, err := l.Delivery(ctx, t.ID); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run("review", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, err := l.ReviewList(ctx); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := l.UncertainSessions(ctx); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("txn", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			t, _, err := l.TopUpByReceipt(ctx, receipt)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := l.Delivery(ctx, t.ID); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("log_50", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, err := l.AuditTail(ctx, 50); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("collect", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, err := l.CurrentPeriod(ctx); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := l.CloseCollection(ctx, fmt.Sprintf("BENCH-%d", i), now); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("recover", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, err := l.Recover(ctx, nil, now.Add(time.Duration(i)*time.Second)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

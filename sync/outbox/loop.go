@@ -228,19 +228,69 @@ func (o *Outbox) body(ctx context.Context, t kiosk.TopUp) ([]byte, error) {
 	return b, nil
 }
 
+// batchWrite bounds the top-ups recorded in one transaction. The ledger has
+// one writer: a customer's escrow record waits for the transaction in
+// progress, so a transaction stays short (tens of updates, a few ms) even
+// when the bank answered a batch of hundreds.
+const batchWrite = 50
+
+// bodiesOf are the stored bodies of ts, in order; those not stored yet are
+// stored batchWrite to a transaction when the store can.
+func (o *Outbox) bodiesOf(ctx context.Context, ts []kiosk.TopUp) ([][]byte, bool) {
+	bodies := make([][]byte, len(ts))
+	bs, batched := o.store.(BatchStore)
+	var (
+		missing []int
+		ids     []string
+		encs    [][]byte
+	)
+	for i, t := range ts {
+		if b, ok := o.bodies[t.ID]; ok {
+			bodies[i] = b
+			continue
+		}
+		if !batched || len(ts) == 1 {
+			b, err := o.body(ctx, t)
+			if err != nil {
+				o.storeFailed(ctx, "store the body of top-up "+t.ID, err)
+				return nil, false
+			}
+			bodies[i] = b
+			continue
+		}
+		enc, err := o.bank.EncodeTopUp(t)
+		if err != nil {
+			o.storeFailed(ctx, "store the body of top-up "+t.ID, err)
+			return nil, false
+		}
+		missing, ids, encs = append(missing, i), append(ids, t.ID), append(encs, enc)
+	}
+	for lo := 0; lo < len(ids); lo += batchWrite {
+		hi := min(lo+batchWrite, len(ids))
+		stored, err := bs.SetBodies(ctx, ids[lo:hi], encs[lo:hi])
+		if err != nil {
+			o.storeFailed(ctx, fmt.Sprintf("store the bodies of %d top-ups", hi-lo), err)
+			return nil, false
+		}
+		for k, b := range stored {
+			i := missing[lo+k]
+			o.bodies[ts[i].ID] = b
+			bodies[i] = b
+		}
+	}
+	return bodies, true
+}
+
 // submit sends unsent top-ups: a batch when more than one is due, a single
 // POST otherwise. It reports whether the pass may go on.
 func (o *Outbox) submit(ctx context.Context, ts []kiosk.TopUp) bool {
-	ids := make([]string, 0, len(ts))
-	bodies := make([][]byte, 0, len(ts))
-	for _, t := range ts {
-		b, err := o.body(ctx, t)
-		if err != nil {
-			o.storeFailed(ctx, "store the body of top-up "+t.ID, err)
-			return false
-		}
-		ids = append(ids, t.ID)
-		bodies = append(bodies, b)
+	bodies, ok := o.bodiesOf(ctx, ts)
+	if !ok {
+		return false
+	}
+	ids := make([]string, len(ts))
+	for i, t := range ts {
+		ids[i] = t.ID
 	}
 	o.count(func(c *Counts) { c.Requests++ })
 	if len(ts) == 1 {
@@ -281,8 +331,11 @@ func (o *Outbox) submit(ctx context.Context, ts []kiosk.TopUp) bool {
 		return false
 	}
 	o.linkUp(ctx)
+	if bs, batched := o.store.(BatchStore); batched {
+		return o.recordBatch(ctx, bs, ts, answers)
+	}
 	changed := false
-	ok := true
+	ok = true
 	for i, t := range ts {
 		a := answers[i]
 		if a.Err != nil && !isReview(a.Err) {
@@ -304,6 +357,67 @@ func (o *Outbox) submit(ctx context.Context, ts []kiosk.TopUp) bool {
 		o.onChange()
 	}
 	return ok
+}
+
+// recordBatch records the answers to a batch, batchWrite to a transaction:
+// the same records as settleOne and backOff make one by one. Should a
+// transaction fail, its records are tried one by one, so that only the
+// top-up the ledger refuses stays behind.
+func (o *Outbox) recordBatch(ctx context.Context, bs BatchStore, ts []kiosk.TopUp, answers []ItemAnswer) bool {
+	now := o.clock.Now()
+	us := make([]kiosk.SyncUpdate, len(ts))
+	retry := make([]bool, len(ts))
+	for i, t := range ts {
+		a := answers[i]
+		if a.Err != nil && !isReview(a.Err) {
+			// The bank answered the batch but not this item as asked: it
+			// backs off alone.
+			f := classify(a.Err)
+			o.fails[t.ID]++
+			us[i] = kiosk.SyncUpdate{ID: t.ID, State: t.Sync, Note: f.note, Next: now.Add(o.retryDelay(o.fails[t.ID], f.retryAfter)), At: now}
+			retry[i] = true
+			continue
+		}
+		us[i] = o.outcome(t, a.Answer, a.Err, now)
+	}
+	changed := false
+	defer func() {
+		if changed {
+			o.onChange()
+		}
+	}()
+	for lo := 0; lo < len(ts); lo += batchWrite {
+		hi := min(lo+batchWrite, len(ts))
+		if err := bs.UpdateSyncs(ctx, us[lo:hi]); err != nil {
+			o.log.Warn("ledger refused a batch's outcomes; recording them one by one", "count", hi-lo, "err", err)
+			for i := lo; i < hi; i++ {
+				u := us[i]
+				if err := o.store.UpdateSync(ctx, u.ID, u.State, u.Note, u.Next, u.At); err != nil {
+					o.storeFailed(ctx, "record the bank's answer for top-up "+u.ID, err)
+					return false
+				}
+				changed = o.recorded(ts[i], u, retry[i]) || changed
+			}
+			continue
+		}
+		for i := lo; i < hi; i++ {
+			changed = o.recorded(ts[i], us[i], retry[i]) || changed
+		}
+	}
+	return true
+}
+
+// recorded follows up a record of recordBatch; it reports whether the top-up
+// was settled (not a retry).
+func (o *Outbox) recorded(t kiosk.TopUp, u kiosk.SyncUpdate, retry bool) bool {
+	if retry {
+		o.schedule(u.Next)
+		o.log.Debug("bank request failed; retrying later", "topups", 1, "failures", o.fails[t.ID],
+			"retry_in", u.Next.Sub(u.At).String(), "err", u.Note)
+		return false
+	}
+	o.settled(t, u)
+	return true
 }
 
 // poll reads the status of a pending top-up.
@@ -334,7 +448,17 @@ func (o *Outbox) settle(ctx context.Context, t kiosk.TopUp, ans Answer, err erro
 // settleOne commits the bank's word on t: its status, review, or "unknown,
 // submit again". Retries are retryLater's.
 func (o *Outbox) settleOne(ctx context.Context, t kiosk.TopUp, ans Answer, err error) bool {
-	now := o.clock.Now()
+	u := o.outcome(t, ans, err, o.clock.Now())
+	if uerr := o.store.UpdateSync(ctx, t.ID, u.State, u.Note, u.Next, u.At); uerr != nil {
+		o.storeFailed(ctx, "record the bank's answer for top-up "+t.ID, uerr)
+		return false
+	}
+	o.settled(t, u)
+	return true
+}
+
+// outcome is the record of the bank's word on t.
+func (o *Outbox) outcome(t kiosk.TopUp, ans Answer, err error, now time.Time) kiosk.SyncUpdate {
 	var (
 		state kiosk.SyncState
 		note  string
@@ -361,10 +485,13 @@ func (o *Outbox) settleOne(ctx context.Context, t kiosk.TopUp, ans Answer, err e
 			next = now.Add(o.pollDelay(k))
 		}
 	}
-	if uerr := o.store.UpdateSync(ctx, t.ID, state, note, next, now); uerr != nil {
-		o.storeFailed(ctx, "record the bank's answer for top-up "+t.ID, uerr)
-		return false
-	}
+	return kiosk.SyncUpdate{ID: t.ID, State: state, Note: note, Next: next, At: now}
+}
+
+// settled follows up a recorded outcome: the outbox's own state, counts,
+// logs and alarms.
+func (o *Outbox) settled(t kiosk.TopUp, u kiosk.SyncUpdate) {
+	state, note, next := u.State, u.Note, u.Next
 	delete(o.fails, t.ID)
 	o.schedule(next)
 	log := o.log.With("receipt", t.ReceiptNo, "topup", t.ID)
@@ -401,7 +528,6 @@ func (o *Outbox) settleOne(ctx context.Context, t kiosk.TopUp, ans Answer, err e
 		delete(o.warned, t.ID)
 		o.publishAlarms()
 	}
-	return true
 }
 
 // failed records a retryable failure of the request that carried ts: the
