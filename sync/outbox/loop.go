@@ -382,6 +382,7 @@ func (o *Outbox) recordBatch(ctx context.Context, bs BatchStore, ts []kiosk.TopU
 	}
 	changed := false
 	defer func() {
+		o.flushAlarms()
 		if changed {
 			o.onChange()
 		}
@@ -454,6 +455,7 @@ func (o *Outbox) settleOne(ctx context.Context, t kiosk.TopUp, ans Answer, err e
 		return false
 	}
 	o.settled(t, u)
+	o.flushAlarms()
 	return true
 }
 
@@ -524,8 +526,20 @@ func (o *Outbox) settled(t kiosk.TopUp, u kiosk.SyncUpdate) {
 		log.Warn("bank does not know a top-up it had answered for; submitting it again")
 	}
 	if state != kiosk.SyncUnsent && state != kiosk.SyncPending {
-		delete(o.alarms, t.ID)
+		// Published by the caller, once for a batch: after an outage every
+		// top-up of a long queue has an alarm, and a sorted list per
+		// settled top-up made draining it quadratic.
+		if _, ok := o.alarms[t.ID]; ok {
+			delete(o.alarms, t.ID)
+			o.alarmsDirty = true
+		}
 		delete(o.warned, t.ID)
+	}
+}
+
+// flushAlarms publishes the alarms when settling cleared some.
+func (o *Outbox) flushAlarms() {
+	if o.alarmsDirty {
 		o.publishAlarms()
 	}
 }
@@ -904,6 +918,7 @@ func (o *Outbox) checkAlarms(ctx context.Context) {
 }
 
 func (o *Outbox) publishAlarms() {
+	o.alarmsDirty = false
 	list := make([]Alarm, 0, len(o.alarms))
 	for _, a := range o.alarms {
 		list = append(list, a)

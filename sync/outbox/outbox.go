@@ -193,6 +193,8 @@ type Outbox struct {
 	downLogged    bool
 	downLoggedAt  time.Time
 	alarms        map[string]Alarm
+	// alarmsDirty: an alarm was cleared and Status does not show it yet.
+	alarmsDirty bool
 	warned        map[string]bool
 	alarmCheckAt  time.Time
 }
