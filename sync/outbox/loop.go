@@ -119,6 +119,7 @@ func (o *Outbox) sleepFor() time.Duration {
 	earlier(o.nextHeartbeat)
 	if o.linkDown {
 		earlier(o.nextProbe)
+		earlier(o.queueHold)
 	}
 	earlier(o.alarmCheckAt)
 	earlier(o.storeRetryAt)
@@ -140,6 +141,10 @@ func (o *Outbox) takeResets() {
 	resets := o.resets
 	o.resets = nil
 	o.mu.Unlock()
+	if len(resets) > 0 {
+		// A technician's retry goes out now, bank down or not.
+		o.queueHold = time.Time{}
+	}
 	for _, id := range resets {
 		if id == "" {
 			clear(o.fails)
@@ -166,6 +171,9 @@ func (o *Outbox) deliver(ctx context.Context, final bool) {
 			return
 		}
 		o.storeOK()
+		if o.linkDown && !final && now.Before(o.queueHold) {
+			due = nil
+		}
 		var unsent, pending []kiosk.TopUp
 		for _, t := range due {
 			if t.Sync == kiosk.SyncPending {
@@ -549,12 +557,20 @@ func (o *Outbox) flushAlarms() {
 // queue would meet the same) and ts back off.
 func (o *Outbox) failed(ctx context.Context, ts []kiosk.TopUp, err error) {
 	o.linkDownNow(o.clock.Now(), classify(err))
-	o.backOff(ctx, ts, err)
+	if next, ok := o.backOffUntil(ctx, ts, err); ok {
+		o.queueHold = next
+	}
 }
 
 // backOff records a failed attempt for ts and when to try again. It reports
 // whether the ledger took the record.
 func (o *Outbox) backOff(ctx context.Context, ts []kiosk.TopUp, err error) bool {
+	_, ok := o.backOffUntil(ctx, ts, err)
+	return ok
+}
+
+// backOffUntil is backOff, with the time of the next attempt.
+func (o *Outbox) backOffUntil(ctx context.Context, ts []kiosk.TopUp, err error) (time.Time, bool) {
 	f := classify(err)
 	ra, note := f.retryAfter, f.note
 	now := o.clock.Now()
@@ -571,13 +587,13 @@ func (o *Outbox) backOff(ctx context.Context, ts []kiosk.TopUp, err error) bool 
 		// attempt and its error are on record for the console.
 		if uerr := o.store.UpdateSync(ctx, t.ID, t.Sync, note, next, now); uerr != nil {
 			o.storeFailed(ctx, "record a failed attempt for top-up "+t.ID, uerr)
-			return false
+			return next, false
 		}
 	}
 	o.schedule(next)
 	o.log.Debug("bank request failed; retrying later", "topups", len(ts), "failures", n,
 		"retry_in", next.Sub(now).String(), "err", note)
-	return true
+	return next, true
 }
 
 // linkDownNow notes a failure to get what was asked from the bank.
@@ -595,7 +611,8 @@ func (o *Outbox) linkDownNow(now time.Time, f failure) {
 		}
 	}
 	o.linkDown, o.release = true, true
-	o.nextProbe = now.Add(o.opt.ProbeInterval)
+	// Jittered, so that a fleet cut off together does not probe in step.
+	o.nextProbe = now.Add(time.Duration((0.5 + 0.5*o.rand()) * float64(o.opt.ProbeInterval)))
 	if f.throttled && f.retryAfter > 0 {
 		if hold := now.Add(f.retryAfter); hold.After(o.holdUntil) {
 			o.holdUntil = hold
@@ -631,7 +648,7 @@ func (o *Outbox) linkUp(ctx context.Context) {
 	if !o.linkDown {
 		return
 	}
-	o.linkDown = false
+	o.linkDown, o.queueHold = false, time.Time{}
 	if o.downLogged {
 		o.downLogged = false
 		o.log.Info("bank answers again; sending what waits", "due_now", n)
