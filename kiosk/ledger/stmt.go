@@ -20,7 +20,20 @@ type stmts struct {
 	// escrow inserts a bill escrowed if its session is open and the bill is
 	// not recorded yet: RecordEscrow's one statement when all is well.
 	escrow *sql.Stmt
+	// The outbox's records: a batch's bodies and outcomes, many to a
+	// transaction, each an update of a chained row.
+	syncState, syncUpdate, bodySet, bodyGet *sql.Stmt
 }
+
+const (
+	syncStateQuery  = `SELECT sync_state FROM topups WHERE id = ?`
+	syncUpdateQuery = `UPDATE topups SET sync_state = ?, sync_note = ?, attempts = attempts + 1,
+			next_attempt_at = ?, last_error = IFNULL(?, last_error),
+			credited_at = IFNULL(credited_at, ?), updated_at = ?
+		WHERE id = ?`
+	bodySetQuery = `UPDATE topups SET body = ? WHERE id = ? AND body IS NULL`
+	bodyGetQuery = `SELECT body FROM topups WHERE id = ?`
+)
 
 const escrowInsert = `INSERT INTO bills (id, session_id, seq, value, state, escrowed_at)
 	SELECT ?1, id, ?2, ?3, 'escrowed', ?4 FROM sessions WHERE id = ?5 AND status = 'open'
@@ -28,15 +41,21 @@ const escrowInsert = `INSERT INTO bills (id, session_id, seq, value, state, escr
 
 func (l *Ledger) prepare(ctx context.Context) error {
 	var err error
-	if l.st.escrow, err = l.w.PrepareContext(ctx, escrowInsert); err != nil {
-		return fmt.Errorf("prepare the escrow insert: %w", err)
+	for _, p := range []struct {
+		st **sql.Stmt
+		q  string
+	}{{&l.st.escrow, escrowInsert}, {&l.st.syncState, syncStateQuery}, {&l.st.syncUpdate, syncUpdateQuery},
+		{&l.st.bodySet, bodySetQuery}, {&l.st.bodyGet, bodyGetQuery}} {
+		if *p.st, err = l.w.PrepareContext(ctx, p.q); err != nil {
+			return fmt.Errorf("prepare %q: %w", p.q, err)
+		}
 	}
 	return nil
 }
 
 func (s *stmts) close() error {
 	var errs []error
-	for _, st := range []*sql.Stmt{s.escrow} {
+	for _, st := range []*sql.Stmt{s.escrow, s.syncState, s.syncUpdate, s.bodySet, s.bodyGet} {
 		if st != nil {
 			errs = append(errs, st.Close())
 		}

@@ -196,10 +196,10 @@ func (l *Ledger) SetBody(ctx context.Context, id string, body []byte) ([]byte, e
 	}
 	var stored []byte
 	err := l.write(ctx, "set body of top-up "+id, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE topups SET body = ? WHERE id = ? AND body IS NULL`, body, id); err != nil {
+		if _, err := tx.StmtContext(ctx, l.st.bodySet).ExecContext(ctx, body, id); err != nil {
 			return err
 		}
-		err := tx.QueryRowContext(ctx, `SELECT body FROM topups WHERE id = ?`, id).Scan(&stored)
+		err := tx.StmtContext(ctx, l.st.bodyGet).QueryRowContext(ctx, id).Scan(&stored)
 		if errors.Is(err, sql.ErrNoRows) {
 			return kiosk.ErrNotFound
 		}
@@ -222,11 +222,12 @@ func (l *Ledger) SetBodies(ctx context.Context, ids []string, bodies [][]byte) (
 	}
 	stored := make([][]byte, len(ids))
 	err := l.write(ctx, fmt.Sprintf("set the bodies of %d top-ups", len(ids)), func(tx *sql.Tx) error {
+		set, get := tx.StmtContext(ctx, l.st.bodySet), tx.StmtContext(ctx, l.st.bodyGet)
 		for i, id := range ids {
-			if _, err := tx.ExecContext(ctx, `UPDATE topups SET body = ? WHERE id = ? AND body IS NULL`, bodies[i], id); err != nil {
+			if _, err := set.ExecContext(ctx, bodies[i], id); err != nil {
 				return fmt.Errorf("top-up %s: %w", id, err)
 			}
-			err := tx.QueryRowContext(ctx, `SELECT body FROM topups WHERE id = ?`, id).Scan(&stored[i])
+			err := get.QueryRowContext(ctx, id).Scan(&stored[i])
 			if errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("top-up %s: %w", id, kiosk.ErrNotFound)
 			}
@@ -292,7 +293,7 @@ func (l *Ledger) UpdateSync(ctx context.Context, id string, state kiosk.SyncStat
 	}
 	at = l.now(at)
 	return l.write(ctx, "update sync of top-up "+id, func(tx *sql.Tx) error {
-		return updateSync(ctx, tx, kiosk.SyncUpdate{ID: id, State: state, Note: note, Next: nextAttempt, At: at})
+		return l.updateSync(ctx, tx, kiosk.SyncUpdate{ID: id, State: state, Note: note, Next: nextAttempt, At: at})
 	})
 }
 
@@ -309,7 +310,7 @@ func (l *Ledger) UpdateSyncs(ctx context.Context, us []kiosk.SyncUpdate) error {
 	return l.write(ctx, fmt.Sprintf("update sync of %d top-ups", len(us)), func(tx *sql.Tx) error {
 		for _, u := range us {
 			u.At = l.now(u.At)
-			if err := updateSync(ctx, tx, u); err != nil {
+			if err := l.updateSync(ctx, tx, u); err != nil {
 				return fmt.Errorf("top-up %s: %w", u.ID, err)
 			}
 		}
@@ -317,10 +318,10 @@ func (l *Ledger) UpdateSyncs(ctx context.Context, us []kiosk.SyncUpdate) error {
 	})
 }
 
-func updateSync(ctx context.Context, tx *sql.Tx, u kiosk.SyncUpdate) error {
+func (l *Ledger) updateSync(ctx context.Context, tx *sql.Tx, u kiosk.SyncUpdate) error {
 	id, state, note, nextAttempt, at := u.ID, u.State, u.Note, u.Next, u.At
 	var cur string
-	err := tx.QueryRowContext(ctx, `SELECT sync_state FROM topups WHERE id = ?`, id).Scan(&cur)
+	err := tx.StmtContext(ctx, l.st.syncState).QueryRowContext(ctx, id).Scan(&cur)
 	if errors.Is(err, sql.ErrNoRows) {
 		return kiosk.ErrNotFound
 	}
@@ -338,10 +339,7 @@ func updateSync(ctx context.Context, tx *sql.Tx, u kiosk.SyncUpdate) error {
 	if state == kiosk.SyncCredited {
 		credited = fmtTime(at)
 	}
-	_, err = tx.ExecContext(ctx, `UPDATE topups SET sync_state = ?, sync_note = ?, attempts = attempts + 1,
-			next_attempt_at = ?, last_error = IFNULL(?, last_error),
-			credited_at = IFNULL(credited_at, ?), updated_at = ?
-		WHERE id = ?`,
+	_, err = tx.StmtContext(ctx, l.st.syncUpdate).ExecContext(ctx,
 		string(state), note, nullTime(nextAttempt), lastErr, credited, fmtTime(at), id)
 	return err
 }

@@ -240,7 +240,7 @@ func (o *Outbox) body(ctx context.Context, t kiosk.TopUp) ([]byte, error) {
 // one writer: a customer's escrow record waits for the transaction in
 // progress, so a transaction stays short (tens of updates, a few ms) even
 // when the bank answered a batch of hundreds.
-const batchWrite = 50
+const batchWrite = 25
 
 // bodiesOf are the stored bodies of ts, in order; those not stored yet are
 // stored batchWrite to a transaction when the store can.
