@@ -50,7 +50,7 @@ func TestFleetLoopback(t *testing.T) {
 		terms[fmt.Sprintf("KSK-%04d", k)] = []byte(fmt.Sprintf("secret-of-kiosk-%04d-0123456789", k))
 	}
 	up := banksim.Faults{Latency: latency}
-	srv, err := banksim.New(banksim.Options{DBPath: filepath.Join(dir, "bank.db"), Terminals: terms, Faults: up, Seed: 3})
+	srv, err := banksim.New(banksim.Options{DBPath: filepath.Join(dir, "bank.db"), Terminals: terms, AnyWallet: true, Faults: up, Seed: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
