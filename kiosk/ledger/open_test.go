@@ -366,4 +366,7 @@ func TestBigLedgerCheckedAfterUncleanShutdownOnly(t *testing.T) {
 	if err := l.QuickCheck(ctx); !errors.Is(err, ledger.ErrCorrupt) {
 		t.Fatalf("background check of a damaged file: %v, want ErrCorrupt", err)
 	}
+	if err := ledger.IntegrityCheckFile(ctx, path); !errors.Is(err, ledger.ErrCorrupt) {
+		t.Fatalf("integrity check of a damaged file: %v, want ErrCorrupt", err)
+	}
 }
