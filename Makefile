@@ -33,7 +33,11 @@ test: test-deps ## every test, with the race detector
 # apt-get when missing. Without root or passwordless sudo it only says so,
 # and that test skips itself.
 FLEET_PKGS := openssh-server ansible-core
-test-deps: ## install what the fleet test needs (sshd, ansible-playbook) when missing
+# The power-cut tests (internal/testfs/lazyfs) mount a FUSE file system: they
+# need /dev/fuse and, unless root, fusermount3 from fuse3. Without them they
+# say so and skip.
+FUSE_PKGS := fuse3
+test-deps: ## install what the fleet and power-cut tests need (sshd, ansible-playbook, fuse3) when missing
 	@if [ -x /usr/sbin/sshd ] && command -v ansible-playbook >/dev/null 2>&1; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then sudo=; \
 	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
@@ -43,6 +47,15 @@ test-deps: ## install what the fleet test needs (sshd, ansible-playbook) when mi
 	install="$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(FLEET_PKGS)"; \
 	$$install >/dev/null 2>&1 || { $$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null && $$install >/dev/null; } || \
 	  echo "test-deps: apt-get could not install $(FLEET_PKGS): the fleet test will be skipped"
+	@if command -v fusermount3 >/dev/null 2>&1; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then sudo=; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	else echo "test-deps: no root and no passwordless sudo to install $(FUSE_PKGS): the power-cut tests will be skipped"; exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then echo "test-deps: no apt-get to install $(FUSE_PKGS): the power-cut tests will be skipped"; exit 0; fi; \
+	echo "test-deps: installing $(FUSE_PKGS)"; \
+	install="$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(FUSE_PKGS)"; \
+	$$install >/dev/null 2>&1 || { $$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null && $$install >/dev/null; } || \
+	  echo "test-deps: apt-get could not install $(FUSE_PKGS): the power-cut tests will be skipped"
 
 # The monitoring test (metrics/) checks configs/monitoring with promtool,
 # from Debian's prometheus package, installed here when missing (the same

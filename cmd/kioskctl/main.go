@@ -70,6 +70,11 @@ on this machine, without kioskd:
   update …                       signed release updates (update --help)
   version                        kioskctl's version
 
+for scripts (the package's upgrade), over kioskd's control socket:
+  drain [--timeout 10m]          wait until no customer is mid-session, then hold the kiosk
+                                 in maintenance until kioskd restarts (exit 9: still busy)
+  undrain                        back in service after a drain
+
 options, before or after the command:
   --socket PATH                  kioskd's control socket (default $TOLEM_CONTROL_SOCKET,
                                  else `+defaultSocket+`)
@@ -120,6 +125,10 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 		return pinHash(rest[1:], stdin, stdout, stderr)
 	case "panel":
 		return runPanel(rest[1:], g.socket, stdin, stdout, stderr)
+	case "drain":
+		return runDrain(g.socket, rest[1:], stdout, stderr)
+	case "undrain":
+		return runUndrain(g.socket, rest[1:], stdout, stderr)
 	case "version":
 		fmt.Fprintf(stdout, "kioskctl %s\n", version)
 		return ctlOK
@@ -159,6 +168,9 @@ func help(name string, asJSON bool, stdout, stderr io.Writer) int {
 		return ctlOK
 	case "panel":
 		fmt.Fprint(stdout, panelUsage)
+		return ctlOK
+	case "drain", "undrain":
+		fmt.Fprint(stdout, drainUsage)
 		return ctlOK
 	case "version":
 		fmt.Fprintln(stdout, "usage: kioskctl version\n  prints kioskctl's version")

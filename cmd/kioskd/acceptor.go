@@ -68,8 +68,12 @@ func startSimAcceptor(cfg *config.Config, log *slog.Logger, kind string) (kiosk.
 			return nil, nil, nil, fmt.Errorf("acceptor emulator: %w", err)
 		}
 		log.Info("JCM ID-003 acceptor emulated on a pty", "path", emu.Path(), "link", emu.LinkPath())
+		// The emulator's country code for tenge is its own; pinned, as an
+		// operator would pin a real unit's.
+		countries := id003.CountriesFromConfig(cfg.Acceptor.Currencies)
+		countries[id003test.KZTCountry] = kiosk.Currency
 		dev, err := id003.New(emu.LinkPath(), &id003.Opts{
-			Countries: id003.CountriesFromConfig(cfg.Acceptor.Currencies),
+			Countries: countries,
 			Log:       log.With("component", "id003"),
 		})
 		if err != nil {

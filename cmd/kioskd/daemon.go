@@ -56,6 +56,7 @@ type wiring struct {
 	// technician logged in; the heartbeat carries it to the bank.
 	doorAlarm atomic.Bool
 	metrics   *metrics.Metrics // nil when metrics.listen is empty
+	clock     *clockWatch      // jumps of the wall clock; nil in tests
 }
 
 // runDaemon wires the kiosk together and runs it until ctx ends. Only a
@@ -82,6 +83,7 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 	log.Info("kioskd starting", "version", version, "terminal", cfg.TerminalID, "data_dir", cfg.DataDir, "sim", o.Sim)
 	w := &wiring{cfg: cfg, log: log, sim: o.Sim, started: time.Now()}
 	w.metrics = newMetrics(w)
+	w.clock = startClockWatch(ctx, log)
 
 	// The ledger first: without it no cash may be taken.
 	var led kiosk.Ledger

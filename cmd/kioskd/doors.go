@@ -35,7 +35,11 @@ type doors struct {
 // restart is put back first, before the flow runs.
 func startDoors(ctx context.Context, w *wiring) (io.Closer, error) {
 	b := &consoleBackend{w: w}
-	con := console.New(b, consoleOptions(w))
+	opts, err := consoleOptions(w)
+	if err != nil {
+		return nil, configError{err}
+	}
+	con := console.New(b, opts)
 	b.restoreManual(ctx)
 	ctx, cancel := context.WithCancel(ctx)
 	cs, err := startControl(w.cfg.Control.Socket, &control{base: ctx, w: w, con: con, backend: b, log: w.log.With("component", "control")})
@@ -76,7 +80,7 @@ func (d *doors) Close() error {
 	return err
 }
 
-func consoleOptions(w *wiring) console.Options {
+func consoleOptions(w *wiring) (console.Options, error) {
 	o := console.Options{
 		AlarmAfter: w.cfg.Sync.AlarmAfter,
 		SimDoor:    w.sim,
@@ -84,12 +88,18 @@ func consoleOptions(w *wiring) console.Options {
 		Log:        w.log.With("component", "console"),
 	}
 	if cc := w.cfg.Console; cc != nil {
-		for _, t := range cc.Technicians {
+		// Read again here, not only when the config was checked: this is the
+		// list logins are checked against.
+		techs, err := cc.Logins()
+		if err != nil {
+			return o, err
+		}
+		for _, t := range techs {
 			o.Technicians = append(o.Technicians, console.Technician{ID: t.ID, PinHash: t.PinHash})
 		}
 		o.IdleLogout, o.LockoutAfter, o.LockoutFor = cc.IdleLogout, cc.LockoutAfter, cc.LockoutFor
 	}
-	return o
+	return o, nil
 }
 
 // runSerialConsole serves the console on its serial port until ctx ends,

@@ -17,8 +17,11 @@ func TestPiWiringReachesThePanelDriver(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The example names a secret file that exists only on a kiosk.
-	data = []byte(strings.Replace(string(data), "secret_file: /etc/tolem/bank.secret", "secret: x", 1))
+	// The example names secret files that exist only on a kiosk.
+	data = []byte(strings.NewReplacer(
+		"secret_file: /etc/tolem/bank.secret", "secret: x",
+		"technicians_file: /etc/tolem/technicians.yaml", `technicians: [{id: t01, pin_hash: "$2a$10$T4CbYz2bgRURpLtgTWfpVOVp4LrDzMcbie9WWVXOJMr0YsSCdOJ6S"}]`,
+	).Replace(string(data)))
 	cfg, err := config.Parse(data)
 	if err != nil {
 		t.Fatal(err)

@@ -43,6 +43,10 @@ func main() {
 }
 
 func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
+	// First of all: a stop that comes while kioskd is still starting must
+	// be a clean stop, not the signal's default of dying on the spot.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	fs := flag.NewFlagSet("kioskd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
@@ -135,8 +139,6 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 		defer fmt.Fprintf(stderr, "kioskd: the simulated kiosk's data stays in %s (its log: kioskd.log there); kioskd --sim --data-dir %s starts it again\n", simDir, simDir)
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	if err := runDaemon(ctx, opts); err != nil {
 		fmt.Fprintf(stderr, "kioskd: %v\n", err)
 		if errors.As(err, new(configError)) {

@@ -253,6 +253,9 @@ func describeKiosk(ctx context.Context, w *wiring, hb *outbox.Heartbeat) {
 	if free, total, err := console.DiskSpace(w.cfg.DataDir); err == nil && console.DiskNearlyFull(free, total) {
 		hb.Alarms = append(hb.Alarms, "disk_nearly_full")
 	}
+	if j, ok := w.clock.Last(); ok {
+		hb.ClockJump = &outbox.ClockJump{From: j.From, To: j.To}
+	}
 	if w.ledger == nil {
 		hb.Alarms = append(hb.Alarms, "ledger_unusable")
 		return
@@ -323,14 +326,23 @@ func (b bankAdapter) PostCollection(ctx context.Context, id string, body []byte)
 
 func (b bankAdapter) Heartbeat(ctx context.Context, hb outbox.Heartbeat) error {
 	return classifyBank(b.c.Heartbeat(ctx, bankapi.Heartbeat{
-		State:    hb.State,
-		Version:  hb.Version,
-		Acceptor: hb.Acceptor,
-		Cassette: bankapi.Cassette{Count: hb.Cassette.Count, Amount: hb.Cassette.Amount, Capacity: hb.Cassette.Capacity},
-		Queue:    bankapi.HeartbeatQueue{Unsent: hb.Queue.Unsent, Pending: hb.Queue.Pending, OldestAt: hb.Queue.OldestAt},
-		Alarms:   hb.Alarms,
-		Chain:    hb.Chain,
+		State:     hb.State,
+		Version:   hb.Version,
+		Acceptor:  hb.Acceptor,
+		Cassette:  bankapi.Cassette{Count: hb.Cassette.Count, Amount: hb.Cassette.Amount, Capacity: hb.Cassette.Capacity},
+		Queue:     bankapi.HeartbeatQueue{Unsent: hb.Queue.Unsent, Pending: hb.Queue.Pending, OldestAt: hb.Queue.OldestAt},
+		Alarms:    hb.Alarms,
+		Chain:     hb.Chain,
+		ClockJump: clockJumpWire(hb.ClockJump),
 	}))
+}
+
+// clockJumpWire is the heartbeat's optional clock_jump.
+func clockJumpWire(j *outbox.ClockJump) *bankapi.ClockJump {
+	if j == nil {
+		return nil
+	}
+	return bankapi.NewClockJump(j.From, j.To)
 }
 
 func (b bankAdapter) Ping(ctx context.Context) error {

@@ -57,7 +57,12 @@ func simConfig(dir, acceptor string) (*config.Config, string, error) {
 	cfg.Bank.URL = "http://127.0.0.1:0" // replaced by the sandbox's address at start
 	cfg.Bank.Secret = simSecret
 	cfg.Acceptor.Protocol = config.ProtocolSim
-	if acceptor != "inproc" {
+	switch acceptor {
+	case "inproc":
+	case "id003":
+		cfg.Acceptor.Protocol = config.ProtocolID003
+		cfg.Acceptor.Port = simAcceptorLink(dir)
+	default:
 		cfg.Acceptor.Protocol = config.ProtocolCCNET
 		cfg.Acceptor.Port = simAcceptorLink(dir)
 	}
@@ -77,19 +82,24 @@ const (
 )
 
 // slotFeeder lets the sim panel's BILL and FAKE lines (and the terminal's
-// note keys) reach the emulated acceptor as a hand at the slot would: a note
+// note keys) reach the acceptor emulator as a hand at the slot would: a note
 // offered while the validator is not yet taking bills, or still busy with
 // the last one, waits up to slotWait instead of being refused at once. It
 // returns once the kiosk has decided about the note (the acceptor stacks it,
 // or gives it back), so a key pressed next, PAY, finds it counted.
-type slotFeeder struct{ e slotEmulator }
+type slotFeeder struct{ e slot }
 
-// slotEmulator is an emulated acceptor with a slot: the CCNET one or the
-// ID-003 one.
-type slotEmulator interface {
+// slot is what both acceptor emulators offer a hand at their slot.
+type slot interface {
 	InsertBill(kiosk.Money) error
 	InsertFake() error
 	BillInFlight() kiosk.BillPosition
+}
+
+// slotNotReady: the emulator is not taking notes yet, or its head is busy.
+func slotNotReady(err error) bool {
+	return errors.Is(err, ccnettest.ErrNotAccepting) || errors.Is(err, ccnettest.ErrBusy) ||
+		errors.Is(err, id003test.ErrNotAccepting) || errors.Is(err, id003test.ErrBusy)
 }
 
 func (f slotFeeder) Insert(v kiosk.Money) error {
@@ -105,8 +115,7 @@ func (f slotFeeder) offer(insert func() error) error {
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, ccnettest.ErrNotAccepting) && !errors.Is(err, ccnettest.ErrBusy) &&
-			!errors.Is(err, id003test.ErrNotAccepting) && !errors.Is(err, id003test.ErrBusy) {
+		if !slotNotReady(err) {
 			return err
 		}
 		if time.Now().After(deadline) {
@@ -131,6 +140,6 @@ func simNotes(cfg *config.Config) []string {
 	}
 }
 
-// simAcceptorLink is where --sim links the CCNET emulator's pty, the port
+// simAcceptorLink is where --sim links the acceptor emulator's pty, the port
 // the driver opens.
 func simAcceptorLink(dir string) string { return filepath.Join(dir, "acceptor.tty") }

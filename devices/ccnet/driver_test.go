@@ -943,3 +943,27 @@ func TestCloseDeliversHeldEvents(t *testing.T) {
 		t.Errorf("events after Close %v: the escrow the driver took was dropped", got)
 	}
 }
+
+// A bill the unit is drawing in when the kiosk disables it (a stop, a fault)
+// waits in escrow for a decision: it never goes straight into the cassette
+// with no record in the ledger.
+func TestBillDrawnInWhileDisablingWaitsInEscrow(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, ccnettest.EmuOptions{AcceptTime: 600 * time.Millisecond}, ccnet.Opts{})
+	r.ready(1)
+	r.insert(kiosk.Tenge(1000))
+	if err := r.dev.Disable(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	if e := r.await(kiosk.EventEscrow, 1); e.Value != kiosk.Tenge(1000) {
+		t.Fatalf("escrow of %s", e.Value)
+	}
+	if err := r.dev.Return(r.ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.await(kiosk.EventReturned, 1)
+	r.wantCount(kiosk.EventStacked, 0)
+	if st := r.emu.Stacked(); len(st) != 0 {
+		t.Errorf("the cassette holds %v: a bill went in undecided", st)
+	}
+}

@@ -428,7 +428,12 @@ func (d *Dev) sendQueued(l *link) error {
 	}
 	if dirty {
 		m := want.Bytes()
-		_, err := l.command(CmdEnableBillType, m[0], m[1], m[2], m[0], m[1], m[2])
+		// Escrow stays on for every type, whatever is enabled: a bill the
+		// unit was already drawing in when the kiosk disabled it (a stop, a
+		// fault) then waits in escrow for a decision, instead of going
+		// straight into the cassette with no record in the ledger.
+		e := AllTypes.Bytes()
+		_, err := l.command(CmdEnableBillType, m[0], m[1], m[2], e[0], e[1], e[2])
 		switch {
 		case err == nil:
 			d.mu.Lock()

@@ -134,9 +134,15 @@ func (p Panel) Language() kiosk.Lang {
 
 // Console is the technician console on a serial port (SPEC §6).
 type Console struct {
-	Port        string       `yaml:"port"`
-	Baud        int          `yaml:"baud"`
+	Port string `yaml:"port"`
+	Baud int    `yaml:"baud"`
+	// Technicians may log in; the PIN hashes of this list are in the
+	// config file, which the kiosk's group reads.
 	Technicians []Technician `yaml:"technicians"`
+	// TechniciansFile names a YAML file with more technicians, in the same
+	// form, of mode 0600 owned by the daemon's user: it keeps the PIN
+	// hashes from the technicians who may read the config. Read with Logins.
+	TechniciansFile string `yaml:"technicians_file,omitempty"`
 	// IdleLogout logs a technician out after this long without input.
 	IdleLogout time.Duration `yaml:"idle_logout"`
 	// LockoutAfter wrong PINs in a row lock the console for LockoutFor.

@@ -227,7 +227,7 @@ func readBounded(path string, limit int64) ([]byte, error) {
 }
 
 func readSecretFile(path string) ([]byte, error) {
-	data, err := readBounded(path, maxSecretFile)
+	data, err := readPrivate(path, maxSecretFile)
 	if err != nil {
 		return nil, err
 	}
@@ -309,12 +309,24 @@ func (con *Console) check(add addFunc) {
 		add("console.port", "required when console is present: the console's serial device, e.g. /dev/ttyAMA0 (remove the console section for no console)")
 	}
 	baud(add, "console.baud", con.Baud)
-	if len(con.Technicians) == 0 {
-		add("console.technicians", "empty; list at least one technician (id and pin_hash), else nobody can log in")
+	var fromFile []Technician
+	if con.TechniciansFile != "" {
+		list, err := readTechniciansFile(con.TechniciansFile)
+		if err != nil {
+			add("console.technicians_file", "%v", err)
+		}
+		fromFile = list
 	}
-	ids := map[string]int{}
-	for i, t := range con.Technicians {
-		key := fmt.Sprintf("console.technicians[%d]", i)
+	if len(con.Technicians) == 0 && con.TechniciansFile == "" {
+		add("console.technicians", "empty; list at least one technician (id and pin_hash) here or in console.technicians_file, else nobody can log in")
+	}
+	ids := map[string]string{}
+	for i, t := range slices.Concat(con.Technicians, fromFile) {
+		key, who := fmt.Sprintf("console.technicians[%d]", i), fmt.Sprintf("technician %d", i)
+		if n := len(con.Technicians); i >= n {
+			key = fmt.Sprintf("console.technicians_file: %s: [%d]", con.TechniciansFile, i-n)
+			who = fmt.Sprintf("technician %d of %s", i-n, con.TechniciansFile)
+		}
 		switch {
 		case t.ID == "":
 			add(key+".id", "required: the id the technician types at ID:")
@@ -322,9 +334,9 @@ func (con *Console) check(add addFunc) {
 			add(key+".id", "got %q, want at most 32 characters without spaces", t.ID)
 		default:
 			if first, dup := ids[t.ID]; dup {
-				add(key+".id", "%q is also technician %d; every technician needs an own id", t.ID, first)
+				add(key+".id", "%q is also %s; every technician needs an own id", t.ID, first)
 			}
-			ids[t.ID] = i
+			ids[t.ID] = who
 		}
 		if msg := checkPinHash(t.PinHash); msg != "" {
 			add(key+".pin_hash", "%s", msg)

@@ -43,10 +43,31 @@ type StatusReport struct {
 	Disk        DiskReport         `json:"disk"`
 	// Ledger is "ok", or why the ledger cannot be read.
 	Ledger string `json:"ledger"`
+	// ClockJump is the last jump of the wall clock since kioskd started;
+	// absent when there was none or the backend does not watch the clock.
+	ClockJump *ClockJump `json:"clock_jump,omitempty"`
 	// Recovered are the top-ups completed at start-up after a power cut in
 	// the last recoveredWithin, newest first: the customer saw no receipt.
 	Recovered []topUpView `json:"recovered"`
 	Warnings  []string    `json:"warnings"`
+}
+
+// ClockJump is a jump of the kiosk's wall clock against its monotonic
+// clock: a Pi without a real-time clock boots at an old time and NTP moves
+// it forward later, and a clock can be set back. Times stamped just before
+// it (receipts, audit lines) are off by Delta.
+type ClockJump struct {
+	// From is the time the wall clock should have shown, To what it showed.
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+	// DeltaS is To - From in seconds: positive forward, negative back.
+	DeltaS int64 `json:"delta_s"`
+}
+
+// ClockWatcher is the part of a Backend that watches the wall clock;
+// Status shows its last jump.
+type ClockWatcher interface {
+	LastClockJump() (ClockJump, bool)
 }
 
 // Recovered top-ups in the status: how recent, and how many at most.
@@ -194,6 +215,13 @@ func (c *Console) Status(ctx context.Context) StatusReport {
 		}
 	}
 
+	if cw, ok := c.b.(ClockWatcher); ok {
+		if j, ok := cw.LastClockJump(); ok {
+			j.From, j.To = j.From.UTC(), j.To.UTC()
+			r.ClockJump = &j
+		}
+	}
+
 	r.Disk.Path = sys.DataDir
 	if free, total, err := diskSpace(sys.DataDir); err != nil {
 		r.Disk.Error = err.Error()
@@ -293,6 +321,13 @@ func runStatus(x *invocation) int {
 		}
 		line(label, "receipt %d, %s to %s, completed at start-up at %s after a power cut",
 			t.ReceiptNo, t.Amount, t.Phone, fmtTime(t.CompletedAt))
+	}
+	if j := r.ClockJump; j != nil {
+		sign := "+"
+		if j.DeltaS < 0 {
+			sign = "-"
+		}
+		line("clock", "jumped %s%s at %s (it read %s)", sign, fmtDur(time.Duration(j.DeltaS)*time.Second), fmtTime(j.To), fmtTime(j.From))
 	}
 	tw.Flush()
 	for _, w := range r.Warnings {

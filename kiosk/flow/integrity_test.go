@@ -181,3 +181,26 @@ wait:
 		t.Fatalf("bill delivered after stop is %s: want stacked", b.State)
 	}
 }
+
+// A bill that reaches escrow while the kiosk stops is given back, never
+// stacked: the daemon is on its way out and could not record its end.
+func TestEscrowWhileStoppingIsReturned(t *testing.T) {
+	r := newRig(t, Config{}).start()
+	r.toInsert()
+	r.stop()
+	r.stop = nil
+	if err := <-r.done; err != nil {
+		t.Fatal(err)
+	}
+	r.acc.Escrow(kiosk.Tenge(500))
+	r.acc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	r.f.Drain(ctx)
+	if c := r.lastCmd(); c.Op != kiosktest.OpReturn {
+		t.Errorf("last command %+v: want the bill returned", c)
+	}
+	for _, b := range r.led.Bills() {
+		t.Errorf("bill recorded while stopping: %+v", b)
+	}
+}

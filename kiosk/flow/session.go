@@ -557,8 +557,8 @@ func (f *Flow) onEscrow(ev kiosk.AcceptorEvent) kiosk.State {
 	// be returned has been reported by now, or never will be.
 	f.pending = slices.DeleteFunc(f.pending, func(b *bill) bool { return !b.recorded })
 	v := ev.Value
-	if f.state != kiosk.StateInsertCash || f.sess == nil {
-		f.log.Warn("bill in escrow while not taking cash; returning it", "value", v.String(), "state", f.state.String())
+	if f.state != kiosk.StateInsertCash || f.sess == nil || f.stopping {
+		f.log.Warn("bill in escrow while not taking cash; returning it", "value", v.String(), "state", f.state.String(), "stopping", f.stopping)
 		f.returnBill(v)
 		return f.state
 	}

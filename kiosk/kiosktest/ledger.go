@@ -378,8 +378,9 @@ func (l *FakeLedger) settleLocked(p *kiosk.PowerUpReport, bills []*kiosk.BillRec
 			}
 		case p.BillAt == kiosk.BillInStacker && (p.Value == 0 || p.Value == b.Value):
 			st = kiosk.BillStacked
-		case p.BillAt == kiosk.BillInValidator && (p.Value == 0 || p.Value == b.Value):
+		case p.BillAt == kiosk.BillInValidator && (p.Value == 0 || p.Value == b.Value) && b.StackAt.IsZero():
 			st = kiosk.BillReturned
+		case p.BillAt == kiosk.BillInValidator && (p.Value == 0 || p.Value == b.Value):
 		case !b.StackAt.IsZero():
 			st = kiosk.BillStacked
 		}

@@ -24,7 +24,9 @@ import (
 //     names its value or none; a bill of another value in the stacker is
 //     kept in suspense.
 //   - p says a bill is in the validator (the device gives it back): the
-//     newest becomes returned when p names its value or none.
+//     newest becomes returned when p names its value or none, unless the
+//     acceptor had taken STACK for it: then the bill in the head may be the
+//     next one drawn in behind it, and the newest is uncertain.
 //   - when p names another value than the newest's, the newest is not the
 //     bill in the device: it is settled as nowhere (below).
 //   - p says nothing is in the device: the newest becomes stacked if the
@@ -186,8 +188,13 @@ func (l *Ledger) recover(ctx context.Context, op string, p *kiosk.PowerUpReport,
 				if err := suspense(p.Value); err != nil {
 					return err
 				}
-			case p.BillAt == kiosk.BillInValidator && theirs:
+			case p.BillAt == kiosk.BillInValidator && theirs && newest.StackAt.IsZero():
 				state = kiosk.BillReturned
+			case p.BillAt == kiosk.BillInValidator && theirs:
+				// The unit took STACK for it, and reports a bill in its head:
+				// that may be this one, stopped early, or the next customer's
+				// note drawn in behind it. Only the count can tell.
+				state = kiosk.BillUncertain
 			}
 			if err := settle(newest, state); err != nil {
 				return err

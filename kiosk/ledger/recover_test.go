@@ -91,6 +91,15 @@ func TestRecover(t *testing.T) {
 			cassette: t1000,
 		},
 		{
+			// The power went as the next note was drawn in behind a bill
+			// that had stacked: the head's bill may be either.
+			name:     "a bill in the validator after STACK was taken: uncertain, never returned",
+			sessions: map[string][]bill{"a": {{t1000, false, true}}},
+			report:   &kiosk.PowerUpReport{BillAt: kiosk.BillInValidator},
+			want:     kiosk.RecoveryReport{Uncertain: 1, Emptied: 1},
+			states:   map[string]kiosk.BillState{"a/1": kiosk.BillUncertain},
+		},
+		{
 			name:     "an older bill the acceptor took STACK for left the device stacked",
 			sessions: map[string][]bill{"a": {{t1000, false, true}, {t500, false, false}}},
 			report:   &kiosk.PowerUpReport{BillAt: kiosk.BillInValidator, Value: t500},

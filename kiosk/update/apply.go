@@ -232,7 +232,7 @@ func Apply(ctx context.Context, tarball, signature string, o Options) (*Result, 
 		return nil, err
 	}
 	if !rootExisted {
-		if err := os.MkdirAll(filepath.Join(o.Root, releasesDir), 0o755); err != nil {
+		if err := mkdirAllDurable(filepath.Join(o.Root, releasesDir), 0o755); err != nil {
 			return nil, fmt.Errorf("create %s: %w", o.Root, err)
 		}
 		if err := lock(); err != nil {
@@ -369,7 +369,7 @@ func (o *Options) install(f *os.File, m *Manifest, current string) error {
 		return err
 	}
 	releases := filepath.Join(o.Root, releasesDir)
-	if err := os.MkdirAll(releases, 0o755); err != nil {
+	if err := mkdirAllDurable(releases, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", releases, err)
 	}
 	tmp, err := os.MkdirTemp(releases, "."+m.Version+tmpMark+"*")

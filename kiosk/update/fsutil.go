@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -65,6 +66,33 @@ func replaceSymlink(link, target string, beforeRename func()) error {
 	}
 	if err := syncDir(filepath.Dir(link)); err != nil {
 		return fmt.Errorf("link %s: %w", link, err)
+	}
+	return nil
+}
+
+// mkdirAllDurable is os.MkdirAll whose new directories survive a power cut:
+// the parent of each directory it creates is synced, or the new name may
+// never reach the disk (and a release installed below it with it).
+func mkdirAllDurable(dir string, perm os.FileMode) error {
+	var missing []string
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		if _, err := os.Stat(d); err == nil {
+			break
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		missing = append(missing, d)
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if err := os.MkdirAll(dir, perm); err != nil {
+		return err
+	}
+	for i := len(missing) - 1; i >= 0; i-- {
+		if err := syncDir(filepath.Dir(missing[i])); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -795,6 +795,26 @@ type Heartbeat struct {
 	// Chain is the head of the ledger's hash chain; nil (absent on the
 	// wire) when the ledger is unusable or keeps no chain.
 	Chain *kiosk.ChainHead `json:"chain,omitempty"`
+	// ClockJump, optional, is the last jump of the kiosk's wall clock since
+	// kioskd started: the bank sees why a kiosk's times were off.
+	ClockJump *ClockJump `json:"clock_jump,omitempty"`
+}
+
+// ClockJump is a jump of the kiosk's wall clock against its monotonic
+// clock (a Pi without a real-time clock set by NTP after boot, or a clock
+// set back).
+type ClockJump struct {
+	// From is what the wall clock should have read, To what it read; both
+	// UTC, to the second.
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+	// DeltaS is To - From in seconds, negative for a jump back.
+	DeltaS int64 `json:"delta_s"`
+}
+
+// NewClockJump is the wire form of a jump from from to to.
+func NewClockJump(from, to time.Time) *ClockJump {
+	return &ClockJump{From: from.UTC().Truncate(time.Second), To: to.UTC().Truncate(time.Second), DeltaS: int64(to.Sub(from) / time.Second)}
 }
 
 // Cassette is the fill of the bill cassette.

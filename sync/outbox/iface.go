@@ -106,6 +106,15 @@ type Heartbeat struct {
 	Alarms   []string
 	// Chain is the ledger's hash chain head; nil when unknown.
 	Chain *kiosk.ChainHead
+	// ClockJump is the last jump of the kiosk's wall clock since it
+	// started; nil when there was none.
+	ClockJump *ClockJump
+}
+
+// ClockJump is a jump of the wall clock: From is what it should have read
+// by the monotonic clock, To what it read.
+type ClockJump struct {
+	From, To time.Time
 }
 
 // Cassette is the fill of the bill cassette.

@@ -4,6 +4,8 @@
 set -e
 if [ "$1" = purge ]; then
 	rm -rf /opt/tolem
+	# The secrets postinstall created (dpkg does not know them).
+	rm -f /etc/tolem/bank.secret /etc/tolem/technicians.yaml
 	echo "tolem: the ledger in /var/lib/tolem and the user tolem are kept; remove them by hand once the ledger is archived"
 fi
 if [ -d /run/systemd/system ]; then

@@ -570,6 +570,11 @@ func (e *Emulator) advance(now time.Time) {
 		at := b.until
 		switch b.step {
 		case stAccepting:
+			if b.reason == 0 && !e.enabled.Has(b.typ) {
+				// Disabled while it scanned the bill: the bill is now an
+				// inhibited denomination, never a bill to stack unasked.
+				b.reason = 0x68
+			}
 			switch {
 			case b.reason != 0:
 				b.step, b.until = stRejecting, at.Add(e.opts.RejectTime)

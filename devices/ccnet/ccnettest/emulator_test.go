@@ -27,8 +27,15 @@ func start(t *testing.T, opts ccnettest.EmuOptions) (*ccnettest.Emulator, *wire)
 	if opts.InitTime == 0 {
 		opts.InitTime = 50 * time.Millisecond
 	}
-	opts.AcceptTime, opts.StackTime, opts.ReturnTime, opts.RejectTime = 20*time.Millisecond,
-		20*time.Millisecond, 20*time.Millisecond, 300*time.Millisecond
+	for _, d := range []struct {
+		p *time.Duration
+		v time.Duration
+	}{{&opts.AcceptTime, 20 * time.Millisecond}, {&opts.StackTime, 20 * time.Millisecond},
+		{&opts.ReturnTime, 20 * time.Millisecond}, {&opts.RejectTime, 300 * time.Millisecond}} {
+		if *d.p == 0 {
+			*d.p = d.v
+		}
+	}
 	emu, err := ccnettest.Start(opts)
 	if err != nil {
 		t.Skipf("cannot start the emulator (no pseudo-terminals?): %v", err)

@@ -65,7 +65,10 @@ type Cut struct {
 	// Place is where the cut left that bill: in the validator's head, half-way
 	// into the stacker, or nowhere for a bill already in the cassette (or none).
 	Place kiosk.BillPosition
-	At    time.Time
+	// Next is a bill already in the head when the cut caught the one before
+	// it in the cassette (the stacked instants); 0 for none.
+	Next kiosk.Money
+	At   time.Time
 }
 
 func (c Cut) String() string {
@@ -78,6 +81,9 @@ func (c Cut) String() string {
 		place = "in the head"
 	case kiosk.BillInStacker:
 		place = "half-way into the cassette"
+	}
+	if c.Next != 0 {
+		place += fmt.Sprintf(", the next bill (%s) in the head", c.Next)
 	}
 	return fmt.Sprintf("power cut at %s, bill %s %s", c.Instant, c.Value, place)
 }
@@ -174,14 +180,22 @@ func (e *Emulator) armMidStack(b *bill) {
 func (e *Emulator) cutLocked(now time.Time, at Instant) Cut {
 	c := Cut{Instant: at, At: now, Place: kiosk.BillNowhere}
 	switch b := e.bill; {
+	case (at == AtStackedUntold || at == AtStackedUnacked) && e.landed >= 0:
+		// The bill of the instant is the one in the cassette, even when the
+		// next is already in the head.
+		c.Value = e.value(e.landed)
+		if b != nil && b.step != stRejecting {
+			c.Next = e.value(b.typ)
+		}
 	case b != nil && b.step == stStacking:
 		c.Value, c.Place = e.value(b.typ), kiosk.BillInStacker
 	case b != nil && b.step != stRejecting:
 		c.Value, c.Place = e.value(b.typ), kiosk.BillInValidator
 	case b != nil:
 		e.bill = nil // a refused bill is on its way out whatever happens
-	case (at == AtStackedUntold || at == AtStackedUnacked) && e.landed >= 0:
-		c.Value = e.value(e.landed)
+	}
+	if b := e.bill; b != nil && b.step == stRejecting {
+		e.bill = nil
 	}
 	var hook func(Cut)
 	if e.cut != nil && e.cut.at == at {

@@ -202,3 +202,24 @@ func TestCassetteCountPersistsAndEmpties(t *testing.T) {
 		t.Errorf("Stacked() = %v, want the 200 ₸ bill still counted", got)
 	}
 }
+
+// A unit disabled while it scans a bill refuses the bill as inhibited: the
+// disable also cleared the escrow bits, and a unit must not read that as
+// "stack it without asking".
+func TestDisabledWhileScanningRefusesTheBill(t *testing.T) {
+	emu, w := start(t, ccnettest.EmuOptions{AcceptTime: 200 * time.Millisecond})
+	w.expect(ack, ccnet.CmdReset)
+	w.pollUntil(ccnet.StUnitDisabled)
+	w.expect(ack, ccnet.CmdEnableBillType, 0, 0, 0x7F, 0, 0, 0x7F)
+	if err := emu.InsertBill(kiosk.Tenge(1000)); err != nil {
+		t.Fatal(err)
+	}
+	w.expect(ack, ccnet.CmdEnableBillType, 0, 0, 0, 0, 0, 0)
+	if got := w.pollUntil(ccnet.StRejecting); got[1] != 0x68 {
+		t.Fatalf("reject reason %02X, want 68 (inhibited)", got[1])
+	}
+	w.pollUntil(ccnet.StUnitDisabled)
+	if got := emu.Cassette(); len(got) != 0 {
+		t.Errorf("Cassette() = %v: the bill was stacked", got)
+	}
+}

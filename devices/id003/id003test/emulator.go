@@ -162,11 +162,11 @@ type Emulator struct {
 	cassetteOut, cassetteFull, jammed, jammedStacker, paused, cheated bool
 	failure                                                           byte
 
-	corrupt, corruptVend, drop, damageIn int
-	silentUntil                          time.Time
-	stacked                              map[kiosk.Money]int
-	returned                             int
-	acks                                 []int // ACKs each VEND VALID bill got, in order
+	corrupt, corruptVend, drop, damageIn, damageACK int
+	silentUntil                                     time.Time
+	stacked                                         map[kiosk.Money]int
+	returned                                        int
+	acks                                            []int // ACKs each VEND VALID bill got, in order
 
 	master, slave *os.File
 	path          string
@@ -334,6 +334,9 @@ func (e *Emulator) serve(m *os.File) {
 			damaged := e.damageIn > 0
 			if damaged {
 				e.damageIn--
+			} else if f.Code() == id003.CmdACK && e.damageACK > 0 {
+				e.damageACK--
+				damaged = true
 			}
 			echo := e.opts.Echo && !time.Now().Before(e.silentUntil)
 			e.mu.Unlock()
@@ -866,6 +869,14 @@ func (e *Emulator) DamageCommands(n int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.damageIn = n
+}
+
+// DamageACKs makes the next n ACKs from the controller arrive damaged: the
+// unit keeps reporting VEND VALID.
+func (e *Emulator) DamageACKs(n int) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.damageACK = n
 }
 
 // Silence makes the unit ignore the controller for d, like a unit hung

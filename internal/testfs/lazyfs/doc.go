@@ -30,8 +30,16 @@
 // The package is for tests only: no shipped command imports it (a test in this
 // package checks the commands' dependency lists).
 //
+// Where POSIX leaves a choice, lazyfs takes a journalling file system's: a
+// directory has one name, so its rename becomes durable on both sides when
+// either directory is fsynced, and a directory renamed into one that is still
+// inside it on disk first has the earlier renames made durable. A file may
+// keep both names of a rename across two directories until both are synced.
+//
 // What it does not model: mtimes and extended attributes are not kept; unix
-// sockets and fifos live only in memory; a rename of a directory across two
-// directories becomes durable in both when either is fsynced; file locks are
-// left to the kernel (local to this machine, which is all SQLite needs).
+// sockets and fifos live only in memory; file locks are left to the kernel
+// (local to this machine, which is all SQLite needs).
+//
+// The mount is served by the test binary run again (see Mount): a process
+// must not use a FUSE mount it serves itself.
 package lazyfs

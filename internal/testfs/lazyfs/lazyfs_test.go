@@ -3,7 +3,9 @@ package lazyfs_test
 import (
 	"bytes"
 	"errors"
+	"io"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"testing"
@@ -305,3 +307,30 @@ func TestAfterACutTheMountIsGone(t *testing.T) {
 
 // block returns n copies of c.
 func block(c byte, n int) []byte { return bytes.Repeat([]byte{c}, n) }
+
+// kioskd --sim keeps its panel and control sockets in the data directory,
+// so a socket must work on the mount.
+func TestUnixSocketOnTheMount(t *testing.T) {
+	lfs := lazyfs.Mount(t, t.TempDir(), nil)
+	p := filepath.Join(lfs.Dir(), "control.sock")
+	ln, err := net.Listen("unix", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			c.Write([]byte("hello"))
+			c.Close()
+		}
+	}()
+	c, err := net.Dial("unix", p)
+	if err != nil {
+		t.Fatalf("dial a socket on the mount: %v", err)
+	}
+	defer c.Close()
+	b, _ := io.ReadAll(c)
+	if string(b) != "hello" {
+		t.Errorf("read %q over the socket", b)
+	}
+}

@@ -1,3 +1,5 @@
+//go:build linux && (amd64 || arm64)
+
 package lazyfs
 
 import (
@@ -82,6 +84,7 @@ type model struct {
 	nodes   map[uint64]*node
 	nextIno uint64
 	cut     bool
+	depth   int
 	// failed records the first error writing the backing directory: the
 	// durable view is then wrong, and the test must hear of it.
 	failed error
@@ -166,31 +169,53 @@ func (m *model) load(dir string, d *node, links map[[2]uint64]*node) error {
 // ---- paths in the backing directory ----
 
 // bpath is a backing path of n: one of its durable names whose parents'
-// durable names reach the root; "" when none does.
+// durable names reach the root, and which the backing directory already has
+// (a directory being written out has names in the model before it has them
+// on disk); "" when there is none.
 func (m *model) bpath(n *node) string { return m.bpathExcept(n, nil, "") }
 
 // bpathExcept is bpath ignoring the durable name (parent, name).
 func (m *model) bpathExcept(n *node, parent *node, name string) string {
-	return m.bpathDepth(n, parent, name, 0)
-}
-
-func (m *model) bpathDepth(n, exParent *node, exName string, depth int) string {
-	if n == m.root {
-		return m.backing
-	}
-	if depth > 1024 { // a cycle of durable directory names
-		return ""
-	}
-	for _, dn := range n.dnames {
-		if dn.parent == exParent && dn.name == exName {
-			continue
-		}
-		if p := m.bpathDepth(dn.parent, nil, "", depth+1); p != "" {
-			return filepath.Join(p, dn.name)
+	for _, p := range m.bpaths(n, parent, name, 0) {
+		if _, err := os.Lstat(p); err == nil {
+			return p
 		}
 	}
 	return ""
 }
+
+func (m *model) bpaths(n, exParent *node, exName string, depth int) []string {
+	if n == m.root {
+		return []string{m.backing}
+	}
+	if depth > 1024 { // a cycle of durable directory names
+		return nil
+	}
+	var out []string
+	for _, dn := range n.dnames {
+		if dn.parent == exParent && dn.name == exName {
+			continue
+		}
+		for _, p := range m.bpaths(dn.parent, nil, "", depth+1) {
+			out = append(out, filepath.Join(p, dn.name))
+		}
+	}
+	return out
+}
+
+// enter and leave bound the recursion through the durable tree, which a
+// bug could turn into a cycle: better a failed test than a hung one.
+func (m *model) enter() bool {
+	m.depth++
+	if m.depth > 1024 {
+		m.fail(errors.New("lazyfs: a cycle in the durable directory tree"))
+		m.depth--
+		return false
+	}
+	return true
+}
+
+func (m *model) leave() { m.depth-- }
 
 func (m *model) fail(err error) {
 	if err != nil && m.failed == nil {
@@ -250,23 +275,8 @@ func applyOps(path string, ops []op) error {
 // commitDir makes d's live entries its durable ones, as fsync of a
 // directory does.
 func (m *model) commitDir(d *node) {
-	names := slices.Sorted(func(yield func(string) bool) {
-		for k := range d.kids {
-			if !yield(k) {
-				return
-			}
-		}
-	})
-	for _, name := range names {
-		c := d.kids[name]
-		old := d.dkids[name]
-		if old == c {
-			continue
-		}
-		if old != nil {
-			m.dropName(d, name, old)
-		}
-		m.addName(d, name, c)
+	for _, name := range slices.Sorted(mapKeys(d.kids)) {
+		m.commitEntry(d, name)
 	}
 	for name, old := range d.dkids {
 		if _, live := d.kids[name]; !live {
@@ -275,7 +285,30 @@ func (m *model) commitDir(d *node) {
 	}
 }
 
+// commitEntry makes the live entry d/name durable.
+func (m *model) commitEntry(d *node, name string) {
+	c, old := d.kids[name], d.dkids[name]
+	if old == c {
+		return
+	}
+	if old != nil {
+		m.dropName(d, name, old)
+	}
+	if c != nil {
+		m.addName(d, name, c)
+	}
+}
+
 func (m *model) addName(d *node, name string, c *node) {
+	if c.isDir() && m.durablyUnder(d, c) {
+		// c was moved into a directory that is, on disk, still inside c: a
+		// journal commits the earlier renames that took d out of c first.
+		m.commitLivePath(d)
+	}
+	if c.isDir() && len(c.dnames) > 0 {
+		m.moveDir(d, name, c)
+		return
+	}
 	d.dkids[name] = c
 	c.dnames = append(c.dnames, dname{d, name})
 	dp := m.bpath(d)
@@ -285,32 +318,90 @@ func (m *model) addName(d *node, name string, c *node) {
 	m.attach(c, d, name, filepath.Join(dp, name))
 }
 
-// attach gives c the backing path target, reached through (parent, name).
-func (m *model) attach(c, parent *node, name, target string) {
-	existing := m.bpathExcept(c, parent, name)
+// moveDir gives the directory c, durable under another name, the durable
+// name d/name. A directory has one name, so its rename becomes durable on
+// both sides at once, as a journalling file system makes it.
+func (m *model) moveDir(d *node, name string, c *node) {
+	oldPath := m.bpath(c)
+	for _, dn := range c.dnames {
+		delete(dn.parent.dkids, dn.name)
+	}
+	c.dnames = []dname{{d, name}}
+	d.dkids[name] = c
+	dp := m.bpath(d)
 	switch {
-	case existing != "" && c.isDir():
-		// A directory has one name: the rename becomes durable on both
-		// sides at once.
-		if rel, err := filepath.Rel(existing, target); err == nil && !filepath.IsAbs(rel) && rel != ".." && !startsDotDot(rel) {
-			m.fail(fmt.Errorf("lazyfs: durable rename of %s into itself (%s) is not modelled", existing, target))
+	case oldPath != "" && dp != "":
+		target := filepath.Join(dp, name)
+		if rel, err := filepath.Rel(oldPath, target); err == nil && rel != ".." && !startsDotDot(rel) {
+			m.fail(fmt.Errorf("lazyfs: durable rename of %s into itself (%s) is not modelled", oldPath, target))
 			return
 		}
-		m.fail(os.Rename(existing, target))
-		kept := c.dnames[:0]
-		for _, dn := range c.dnames {
-			if dn.parent == parent && dn.name == name {
-				kept = append(kept, dn)
-			} else {
-				delete(dn.parent.dkids, dn.name)
+		m.fail(os.Rename(oldPath, target))
+	case oldPath != "":
+		m.unmaterialize(c, oldPath)
+		m.fail(os.RemoveAll(oldPath))
+	case dp != "":
+		m.materialize(c, filepath.Join(dp, name))
+	}
+}
+
+// durablyUnder reports whether the directory d lies under c in the durable
+// view.
+func (m *model) durablyUnder(d, c *node) bool {
+	for n, depth := d, 0; depth < 1024; depth++ {
+		if n == c {
+			return true
+		}
+		if n == m.root || len(n.dnames) == 0 {
+			return false
+		}
+		n = n.dnames[0].parent
+	}
+	return false
+}
+
+// commitLivePath makes the live names on the way from the root to the
+// directory d durable, top down.
+func (m *model) commitLivePath(d *node) {
+	type step struct {
+		parent *node
+		name   string
+	}
+	var path []step
+	for n := d; n != m.root; {
+		p, name := m.liveParent(n)
+		if p == nil {
+			return // not in the live tree
+		}
+		path = append(path, step{p, name})
+		n = p
+	}
+	for i := len(path) - 1; i >= 0; i-- {
+		m.commitEntry(path[i].parent, path[i].name)
+	}
+}
+
+// liveParent finds the directory whose live entry names the directory n.
+func (m *model) liveParent(n *node) (*node, string) {
+	for _, d := range m.liveDirs() {
+		for name, c := range d.kids {
+			if c == n {
+				return d, name
 			}
 		}
-		c.dnames = kept
-	case existing != "":
-		m.fail(os.Link(existing, target))
-	default:
-		m.materialize(c, target)
 	}
+	return nil, ""
+}
+
+// attach gives c the backing path target, reached through (parent, name):
+// a hard link to the file when it has a path already, else its durable
+// state written out.
+func (m *model) attach(c, parent *node, name, target string) {
+	if existing := m.bpathExcept(c, parent, name); existing != "" && !c.isDir() {
+		m.fail(os.Link(existing, target))
+		return
+	}
+	m.materialize(c, target)
 }
 
 func startsDotDot(rel string) bool {
@@ -319,6 +410,10 @@ func startsDotDot(rel string) bool {
 
 // materialize writes c's durable state at target, which it did not have.
 func (m *model) materialize(c *node, target string) {
+	if !m.enter() {
+		return
+	}
+	defer m.leave()
 	switch {
 	case c.isReg():
 		m.fail(os.WriteFile(target, c.snap, c.perm()))
@@ -359,6 +454,10 @@ func (m *model) detach(c *node, path string) {
 }
 
 func (m *model) unmaterialize(c *node, path string) {
+	if !m.enter() {
+		return
+	}
+	defer m.leave()
 	switch {
 	case c.isReg():
 		if c.nlink > 0 || len(c.dnames) > 0 {

@@ -1,20 +1,17 @@
 package lazyfs
 
 import (
+	"bufio"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log"
-	"math/rand/v2"
 	"os"
 	"os/exec"
+	"runtime"
+	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
-
-	"github.com/hanwen/go-fuse/v2/fs"
-	"github.com/hanwen/go-fuse/v2/fuse"
 )
 
 // Options make a cut crueler than losing every unsynced change. Each adds
@@ -40,22 +37,41 @@ type Options struct {
 	Mountpoint string
 }
 
+// envServe, set in the environment of this test binary run again, makes it
+// the server of one mount: its value is the serveRequest.
+const envServe = "TOLEM_LAZYFS_SERVE"
+
+type serveRequest struct {
+	Backing string
+	Options Options
+}
+
 // FS is one mount. After Cut or Unmount it serves nothing; mount the backing
 // directory again to see what survived.
+//
+// The file system is served by a child process (this test binary, run
+// again): a process must not serve a FUSE mount it also uses, since a page
+// fault on a mapped file of the mount (SQLite maps its -shm file) can stall
+// the Go runtime that has to answer it.
 type FS struct {
-	t      testing.TB
-	m      *model
-	server *fuse.Server
-	dir    string
-	opts   Options
-	once   sync.Once
-	err    error
+	t       testing.TB
+	backing string
+	dir     string
+	opts    Options
+	cmd     *exec.Cmd
+	in      io.WriteCloser
+	out     *bufio.Reader
+	once    sync.Once
+	err     error
 }
 
 // Available says why this machine cannot mount a FUSE file system, or nil
 // when it can: /dev/fuse must open, and a non-root user needs fusermount3 (or
 // fusermount) on PATH.
 func Available() error {
+	if !fuseBuilt {
+		return fmt.Errorf("not built for %s/%s: the power-cut tests run on linux amd64 and arm64", runtime.GOOS, runtime.GOARCH)
+	}
 	f, err := os.OpenFile("/dev/fuse", os.O_RDWR, 0)
 	if err != nil {
 		return fmt.Errorf("no usable /dev/fuse (%v): install fuse3 (make test-deps) or run where FUSE is allowed", err)
@@ -84,43 +100,44 @@ func Mount(t testing.TB, backing string, opts *Options) *FS {
 	if opts != nil {
 		o = *opts
 	}
-	m, err := newModel(backing)
+	if o.Mountpoint == "" {
+		o.Mountpoint = t.TempDir()
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatalf("lazyfs: find this test binary to serve the mount: %v", err)
+	}
+	req, _ := json.Marshal(serveRequest{Backing: backing, Options: o})
+	cmd := exec.Command(exe)
+	// A race-detector build sleeps a second at exit unless told not to.
+	cmd.Env = append(os.Environ(), envServe+"="+string(req),
+		"GORACE="+strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := o.Mountpoint
-	if dir == "" {
-		dir = t.TempDir()
-	}
-	zero := time.Duration(0)
-	root := &fnode{m: m, n: m.root}
-	server, err := fs.Mount(dir, root, &fs.Options{
-		MountOptions: fuse.MountOptions{
-			FsName:        "lazyfs",
-			Name:          "lazyfs",
-			DirectMount:   true,
-			DisableXAttrs: true,
-			MaxWrite:      1 << 20,
-			// A cut aborts the connection under the server, which would log
-			// it: that is the point, not news.
-			Logger: log.New(io.Discard, "", 0),
-		},
-		// No caching of names or attributes in the kernel: the model is the
-		// only truth, and a cut must not leave a stale view behind.
-		EntryTimeout:    &zero,
-		AttrTimeout:     &zero,
-		NegativeTimeout: &zero,
-		RootStableAttr:  &fs.StableAttr{Ino: m.root.ino, Mode: syscall.S_IFDIR},
-	})
+	outPipe, err := cmd.StdoutPipe()
 	if err != nil {
-		if errors.Is(err, syscall.EPERM) || errors.Is(err, syscall.EACCES) {
-			t.Skipf("lazyfs: this machine does not allow a FUSE mount: %v", err)
-		}
-		t.Fatalf("lazyfs: mount %s over %s: %v", dir, backing, err)
+		t.Fatal(err)
 	}
-	f := &FS{t: t, m: m, server: server, dir: dir, opts: o}
+	if err := cmd.Start(); err != nil {
+		// Under qemu-user (make test-arm) this binary may not run again.
+		t.Skipf("lazyfs: cannot run %s again to serve the mount: %v", exe, err)
+	}
+	f := &FS{t: t, backing: backing, dir: o.Mountpoint, opts: o, cmd: cmd, in: in, out: bufio.NewReader(outPipe)}
+	line, err := f.out.ReadString('\n')
+	switch line = strings.TrimSpace(line); {
+	case line == "ready":
+	case strings.HasPrefix(line, "skip "):
+		f.wait()
+		t.Skipf("lazyfs: %s", strings.TrimPrefix(line, "skip "))
+	default:
+		f.wait()
+		t.Fatalf("lazyfs: mount %s over %s: %s%v", o.Mountpoint, backing, strings.TrimPrefix(line, "err "), err)
+	}
 	t.Cleanup(func() {
-		if err := f.stop(false); err != nil {
+		if err := f.stop("cut"); err != nil {
 			t.Error(err)
 		}
 	})
@@ -131,14 +148,14 @@ func Mount(t testing.TB, backing string, opts *Options) *FS {
 func (f *FS) Dir() string { return f.dir }
 
 // Backing is the directory that holds what survives.
-func (f *FS) Backing() string { return f.m.backing }
+func (f *FS) Backing() string { return f.backing }
 
 // Cut cuts the power: what was not made durable is gone (save what the
 // Options let land), the mount goes away, and Backing holds what a boot
-// would find. Processes still using the mount get EIO; stop them first.
+// would find. Processes still using the mount get errors; stop them first.
 func (f *FS) Cut() {
 	f.t.Helper()
-	if err := f.stop(false); err != nil {
+	if err := f.stop("cut"); err != nil {
 		f.t.Fatal(err)
 	}
 }
@@ -146,47 +163,35 @@ func (f *FS) Cut() {
 // Unmount is a clean shutdown: every change is written to Backing first.
 func (f *FS) Unmount() {
 	f.t.Helper()
-	if err := f.stop(true); err != nil {
+	if err := f.stop("unmount"); err != nil {
 		f.t.Fatal(err)
 	}
 }
 
-func (f *FS) stop(clean bool) error {
+func (f *FS) stop(how string) error {
 	f.once.Do(func() {
-		f.m.mu.Lock()
-		var err error
-		if clean {
-			err = f.m.syncAll()
-			f.m.cut = true
-		} else {
-			seed := f.opts.Seed
-			if seed == 0 {
-				seed = rand.Uint64()
-			}
-			if f.opts.Torn || f.opts.Reorder {
-				f.t.Logf("lazyfs: power cut with Torn=%v Reorder=%v EagerNames=%v Seed=%d", f.opts.Torn, f.opts.Reorder, f.opts.EagerNames, seed)
-			}
-			err = f.m.cutPower(f.opts, rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)))
+		var line string
+		_, err := io.WriteString(f.in, how+"\n")
+		if err == nil {
+			line, err = f.out.ReadString('\n')
 		}
-		f.m.mu.Unlock()
-		if err != nil {
-			err = fmt.Errorf("lazyfs: writing %s: %w", f.m.backing, err)
+		line = strings.TrimSpace(line)
+		werr := f.wait()
+		switch {
+		case strings.HasPrefix(line, "ok"):
+			if seed := strings.TrimSpace(strings.TrimPrefix(line, "ok")); seed != "" && (f.opts.Torn || f.opts.Reorder) {
+				f.t.Logf("lazyfs: power cut with Torn=%v Reorder=%v EagerNames=%v, %s", f.opts.Torn, f.opts.Reorder, f.opts.EagerNames, seed)
+			}
+		case line != "":
+			f.err = fmt.Errorf("lazyfs: %s %s: %s", how, f.dir, strings.TrimPrefix(line, "err "))
+		default:
+			f.err = fmt.Errorf("lazyfs: %s %s: the server did not answer (%v, %v)", how, f.dir, err, werr)
 		}
-		f.err = errors.Join(err, f.unmount())
 	})
 	return f.err
 }
 
-// unmount takes the mount away even while a process still holds a file on
-// it: a power cut does not wait. Such a process gets EIO until it closes the
-// file, when the kernel lets the server go.
-func (f *FS) unmount() error {
-	if err := f.server.Unmount(); err == nil {
-		return nil
-	}
-	if err := syscall.Unmount(f.dir, syscall.MNT_DETACH); err != nil {
-		return fmt.Errorf("lazyfs: unmount %s: %w", f.dir, err)
-	}
-	go f.server.Wait()
-	return nil
+func (f *FS) wait() error {
+	f.in.Close()
+	return f.cmd.Wait()
 }
