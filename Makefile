@@ -13,7 +13,7 @@ export CGO_ENABLED ?= 0
 
 .DEFAULT_GOAL := help
 
-.PHONY: help build run test test-deps test-short bench check fmt vet staticcheck cross clean fuzz torture
+.PHONY: help build run test test-deps test-short bench check fmt vet staticcheck cross clean fuzz torture soak fleet-sim
 
 help: ## list the targets
 	@awk 'BEGIN{FS=":.*## "} /^[a-zA-Z_-]+:.*## /{printf "  %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -83,6 +83,19 @@ SEED ?=
 torture: ## kill kioskd CUTS times (default 1000) mid-payment and check every bill is credited once; SEED=n replays
 	TORTURE_CUTS=$(CUTS) TORTURE_SEED=$(SEED) CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 0 \
 	  -run '^TestTorturePowerCuts$$' -v ./cmd/kioskd/
+
+# Cost as the work grows (BENCHMARKS.md): the soak samples kioskd --sim's
+# memory, goroutines and files over TOPUPS top-ups with a flapping bank; the
+# fleet simulation runs KIOSKS outboxes through a bank outage on a virtual
+# clock and writes its curve to OUT.
+TOPUPS ?= 3000
+soak: ## kioskd --sim through TOPUPS (3000) top-ups with a flapping bank: RSS, goroutines, files stay flat
+	SOAK_TOPUPS=$(TOPUPS) $(GO) test -count=1 -timeout 0 -run '^TestSoak$$' -v ./cmd/kioskd/
+
+KIOSKS ?= 10000
+OUT ?= .
+fleet-sim: ## KIOSKS (10000) outboxes through a 60 min bank outage on a virtual clock; CSV and SVG into OUT
+	FLEET_SIM=1 FLEET_KIOSKS=$(KIOSKS) FLEET_OUT=$(OUT) $(GO) test -count=1 -timeout 0 -run '^TestFleetOutage$$' -v ./sync/outbox/
 
 test-short: ## the fast tests only
 	$(GO) test -short ./...

@@ -35,6 +35,19 @@ const (
 	SyncReview   SyncState = "review"
 )
 
+// SyncUpdate is one delivery attempt's outcome for a top-up, as the
+// ledger's UpdateSync takes it: several go in one transaction when the bank
+// answered a batch.
+type SyncUpdate struct {
+	ID    string
+	State SyncState
+	// Note is the bank's reason, or the error that made the attempt fail.
+	Note string
+	// Next is when to try again; zero: as soon as due.
+	Next time.Time
+	At   time.Time
+}
+
 // Session is one customer's visit from the moment cash may go in. It makes at
 // most one top-up, holding every bill stacked during it.
 type Session struct {

@@ -33,6 +33,8 @@ var (
 	descAlarm = desc("door_alarm", "1 while the service door alarm stands: opened with no technician logged in.")
 	descRev   = desc("review_items", "The technician's review list: top-ups refused by the bank (topups), rejected ones (rejected), uncertain and suspense bills (bills).", "kind")
 	descLedg  = desc("ledger_ok", "1 while the ledger is open and takes writes; 0 keeps the kiosk out of service.")
+	descDiskF = desc("disk_free_bytes", "Bytes free in the data directory's file system (the ledger's); warn at 80 % used.")
+	descDiskS = desc("disk_size_bytes", "Size of the data directory's file system.")
 	descPrint = desc("printer_fault", "1 while the receipt printer reports the fault, 0 while clear.", "fault")
 )
 
@@ -41,7 +43,7 @@ type kioskCollector struct{ o Options }
 
 func (c *kioskCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descState, descUp, descFault, descBills, descAmt, descCap, descQueue, descQAmt,
-		descOld, descBank, descClock, descSet, descRetry, descReqs, descDoor, descAlarm, descRev, descLedg} {
+		descOld, descBank, descClock, descSet, descRetry, descReqs, descDoor, descAlarm, descRev, descLedg, descDiskF, descDiskS} {
 		ch <- d
 	}
 	if c.o.Printer != nil {
@@ -96,6 +98,12 @@ func (c *kioskCollector) Collect(ch chan<- prometheus.Metric) {
 		c.o.Log.Debug("metrics: review", "err", err)
 	}
 	ch <- gauge(descLedg, b2f(src.LedgerOK(ctx)))
+	if d, ok := src.(DiskSource); ok {
+		if free, total, err := d.Disk(); err == nil {
+			ch <- gauge(descDiskF, float64(free))
+			ch <- gauge(descDiskS, float64(total))
+		}
+	}
 
 	if cas, err := src.Cassette(ctx); err == nil {
 		ch <- gauge(descBills, float64(cas.Bills))

@@ -46,6 +46,12 @@ type Source interface {
 	LedgerOK(ctx context.Context) bool
 }
 
+// DiskSource is a Source that also knows the data directory's file system:
+// its free bytes and size, as disk_free_bytes and disk_size_bytes.
+type DiskSource interface {
+	Disk() (free, total uint64, err error)
+}
+
 // Cassette is the bill cassette's fill.
 type Cassette struct {
 	Bills  int

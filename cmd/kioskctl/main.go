@@ -134,7 +134,7 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 		return ctlOK
 	case "verify":
 		if path, ok := verifyDB(rest[1:]); ok {
-			return verifyFile(path, g.json || slices.Contains(rest, "--json"), stdout, stderr)
+			return verifyFile(path, g.json || slices.Contains(rest, "--json"), slices.Contains(rest, "--integrity"), stdout, stderr)
 		}
 	}
 	if g.json {

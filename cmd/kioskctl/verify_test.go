@@ -49,6 +49,9 @@ func TestVerifyACopyOfTheLedger(t *testing.T) {
 	if after, _ := os.ReadFile(path); string(after) != string(before) {
 		t.Error("verify --db changed the file")
 	}
+	if code, out, errOut := run1("verify", "--db", path, "--integrity"); code != 0 || !strings.Contains(out, "integrity_check ok") {
+		t.Fatalf("verify --db --integrity on an intact copy: exit %d\n%s%s", code, out, errOut)
+	}
 
 	db, err := sql.Open("sqlite", "file:"+path)
 	if err != nil {

@@ -98,6 +98,17 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 		w.ledger = l
 		led = l
 		defer l.Close()
+		if !l.Checked() {
+			// A big ledger after a clean shutdown: quick_check reads the
+			// whole file, so it runs beside the customers, not before them.
+			go func() {
+				if err := l.QuickCheck(ctx); err != nil && ctx.Err() == nil {
+					log.Error("ledger damaged: keep a copy of the data directory, then replace the card", "err", err)
+				} else if err == nil {
+					log.Info("ledger quick_check ok")
+				}
+			}()
+		}
 	}
 
 	var acc kiosk.Acceptor

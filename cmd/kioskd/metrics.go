@@ -12,6 +12,7 @@ import (
 
 	"tolem/kiosk"
 	"tolem/kiosk/config"
+	"tolem/kiosk/console"
 	"tolem/kiosk/flow"
 	"tolem/kiosk/ledger"
 	"tolem/metrics"
@@ -122,6 +123,11 @@ func (s metricsSource) Review(ctx context.Context) (metrics.Review, error) {
 		}
 	}
 	return r, nil
+}
+
+// Disk is the data directory's file system, for disk_free_bytes.
+func (s metricsSource) Disk() (free, total uint64, err error) {
+	return console.DiskSpace(s.w.cfg.DataDir)
 }
 
 // LedgerOK: the ledger opened, and the flow has not lost it since (a write

@@ -13,6 +13,7 @@ import (
 
 	"tolem/kiosk"
 	"tolem/kiosk/config"
+	"tolem/kiosk/console"
 	"tolem/kiosk/ledger"
 	"tolem/sync/bankapi"
 	"tolem/sync/bankapi/banksim"
@@ -248,6 +249,9 @@ func describeKiosk(ctx context.Context, w *wiring, hb *outbox.Heartbeat) {
 	hb.Cassette.Capacity = w.cfg.Acceptor.CassetteCapacity
 	if w.doorAlarm.Load() {
 		hb.Alarms = append(hb.Alarms, "door_open_unattended")
+	}
+	if free, total, err := console.DiskSpace(w.cfg.DataDir); err == nil && console.DiskNearlyFull(free, total) {
+		hb.Alarms = append(hb.Alarms, "disk_nearly_full")
 	}
 	if j, ok := w.clock.Last(); ok {
 		hb.ClockJump = &outbox.ClockJump{From: j.From, To: j.To}

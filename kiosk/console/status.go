@@ -237,6 +237,9 @@ func (c *Console) Status(ctx context.Context) StatusReport {
 		r.Disk.FreeBytes, r.Disk.TotalBytes = free, total
 		if free < diskWarnAt {
 			warn("only %s free for the ledger in %s: free space, or the kiosk stops taking cash", fmtBytes(free), sys.DataDir)
+		} else if DiskNearlyFull(free, total) {
+			warn("the file system of %s is %d %% full (%s free of %s): plan a bigger card or archive old collections",
+				sys.DataDir, (total-free)*100/total, fmtBytes(free), fmtBytes(total))
 		}
 	}
 	return r

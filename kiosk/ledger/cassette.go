@@ -93,7 +93,7 @@ func (l *Ledger) CloseCollection(ctx context.Context, seal string, at time.Time)
 	err := l.write(ctx, "close collection", func(tx *sql.Tx) error {
 		var escrowed, open int
 		if err := tx.QueryRowContext(ctx, `SELECT
-				(SELECT COUNT(*) FROM bills WHERE state = 'escrowed'),
+				(SELECT COUNT(*) FROM bills WHERE `+unsettled+` AND state = 'escrowed'),
 				(SELECT COUNT(*) FROM sessions WHERE status = 'open')`).Scan(&escrowed, &open); err != nil {
 			return err
 		}

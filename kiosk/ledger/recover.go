@@ -95,7 +95,7 @@ func (l *Ledger) recover(ctx context.Context, op string, p *kiosk.PowerUpReport,
 		}
 		var escrowed []kiosk.BillRecord
 		if sessions {
-			escrowed, err = queryBills(ctx, tx, `state = 'escrowed' ORDER BY escrowed_at DESC, rowid DESC`)
+			escrowed, err = queryBills(ctx, tx, unsettled+` AND state = 'escrowed' ORDER BY escrowed_at DESC, rowid DESC`)
 			if err != nil {
 				return err
 			}
@@ -104,7 +104,7 @@ func (l *Ledger) recover(ctx context.Context, op string, p *kiosk.PowerUpReport,
 		if p != nil && len(escrowed) == 0 {
 			// The report came after a recovery that ran without it: the
 			// bills it left uncertain stand where escrowed bills would.
-			escrowed, err = queryBills(ctx, tx, `state = 'uncertain' AND uncertain_why = 'no_report' ORDER BY escrowed_at DESC, rowid DESC`)
+			escrowed, err = queryBills(ctx, tx, unsettled+` AND state = 'uncertain' AND uncertain_why = 'no_report' ORDER BY escrowed_at DESC, rowid DESC`)
 			if err != nil {
 				return err
 			}
@@ -206,7 +206,7 @@ func (l *Ledger) recover(ctx context.Context, op string, p *kiosk.PowerUpReport,
 		if p != nil {
 			// One report settles what waited for it; whatever it could not
 			// tell waits for the collection's count.
-			if _, err := tx.ExecContext(ctx, `UPDATE bills SET uncertain_why = 'unknown' WHERE state = 'uncertain' AND uncertain_why = 'no_report'`); err != nil {
+			if _, err := tx.ExecContext(ctx, `UPDATE bills SET uncertain_why = 'unknown' WHERE `+unsettled+` AND state = 'uncertain' AND uncertain_why = 'no_report'`); err != nil {
 				return err
 			}
 		}

@@ -196,16 +196,51 @@ func (l *Ledger) SetBody(ctx context.Context, id string, body []byte) ([]byte, e
 	}
 	var stored []byte
 	err := l.write(ctx, "set body of top-up "+id, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, `UPDATE topups SET body = ? WHERE id = ? AND body IS NULL`, body, id); err != nil {
+		if _, err := tx.StmtContext(ctx, l.st.bodySet).ExecContext(ctx, body, id); err != nil {
 			return err
 		}
-		err := tx.QueryRowContext(ctx, `SELECT body FROM topups WHERE id = ?`, id).Scan(&stored)
+		err := tx.StmtContext(ctx, l.st.bodyGet).QueryRowContext(ctx, id).Scan(&stored)
 		if errors.Is(err, sql.ErrNoRows) {
 			return kiosk.ErrNotFound
 		}
 		return err
 	})
 	return stored, err
+}
+
+// SetBodies is SetBody for several top-ups in one transaction: the stored
+// body of each, in the order given. The outbox stores a batch's bodies with
+// it, one commit (one fsync) instead of one per top-up.
+func (l *Ledger) SetBodies(ctx context.Context, ids []string, bodies [][]byte) ([][]byte, error) {
+	if len(ids) != len(bodies) {
+		return nil, fmt.Errorf("ledger: set bodies: %w: %d ids, %d bodies", ErrInvalid, len(ids), len(bodies))
+	}
+	for i, b := range bodies {
+		if len(b) == 0 {
+			return nil, fmt.Errorf("ledger: set body of top-up %s: %w: empty body", ids[i], ErrInvalid)
+		}
+	}
+	stored := make([][]byte, len(ids))
+	err := l.write(ctx, fmt.Sprintf("set the bodies of %d top-ups", len(ids)), func(tx *sql.Tx) error {
+		set, get := tx.StmtContext(ctx, l.st.bodySet), tx.StmtContext(ctx, l.st.bodyGet)
+		for i, id := range ids {
+			if _, err := set.ExecContext(ctx, bodies[i], id); err != nil {
+				return fmt.Errorf("top-up %s: %w", id, err)
+			}
+			err := get.QueryRowContext(ctx, id).Scan(&stored[i])
+			if errors.Is(err, sql.ErrNoRows) {
+				return fmt.Errorf("top-up %s: %w", id, kiosk.ErrNotFound)
+			}
+			if err != nil {
+				return fmt.Errorf("top-up %s: %w", id, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return stored, nil
 }
 
 // Body returns the stored body of the top-up, nil when none is stored yet.
@@ -258,32 +293,55 @@ func (l *Ledger) UpdateSync(ctx context.Context, id string, state kiosk.SyncStat
 	}
 	at = l.now(at)
 	return l.write(ctx, "update sync of top-up "+id, func(tx *sql.Tx) error {
-		var cur string
-		err := tx.QueryRowContext(ctx, `SELECT sync_state FROM topups WHERE id = ?`, id).Scan(&cur)
-		if errors.Is(err, sql.ErrNoRows) {
-			return kiosk.ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		if kiosk.SyncState(cur) == kiosk.SyncCredited && state != kiosk.SyncCredited {
-			return fmt.Errorf("%w: top-up is credited; not moving it to %s", ErrConflict, state)
-		}
-		var lastErr any // nil keeps the previous one
-		if note != "" && state != kiosk.SyncCredited {
-			lastErr = note
-		}
-		var credited any
-		if state == kiosk.SyncCredited {
-			credited = fmtTime(at)
-		}
-		_, err = tx.ExecContext(ctx, `UPDATE topups SET sync_state = ?, sync_note = ?, attempts = attempts + 1,
-				next_attempt_at = ?, last_error = IFNULL(?, last_error),
-				credited_at = IFNULL(credited_at, ?), updated_at = ?
-			WHERE id = ?`,
-			string(state), note, nullTime(nextAttempt), lastErr, credited, fmtTime(at), id)
-		return err
+		return l.updateSync(ctx, tx, kiosk.SyncUpdate{ID: id, State: state, Note: note, Next: nextAttempt, At: at})
 	})
+}
+
+// UpdateSyncs is UpdateSync for several top-ups in one transaction: the
+// outcomes of a batch the bank answered, one commit (one fsync) instead of
+// one per top-up. Any refusal (an unknown id, a credited top-up moved to
+// another state) writes none of them.
+func (l *Ledger) UpdateSyncs(ctx context.Context, us []kiosk.SyncUpdate) error {
+	for _, u := range us {
+		if !validSync(u.State) {
+			return fmt.Errorf("ledger: update sync of top-up %s: %w: state %q", u.ID, ErrInvalid, u.State)
+		}
+	}
+	return l.write(ctx, fmt.Sprintf("update sync of %d top-ups", len(us)), func(tx *sql.Tx) error {
+		for _, u := range us {
+			u.At = l.now(u.At)
+			if err := l.updateSync(ctx, tx, u); err != nil {
+				return fmt.Errorf("top-up %s: %w", u.ID, err)
+			}
+		}
+		return nil
+	})
+}
+
+func (l *Ledger) updateSync(ctx context.Context, tx *sql.Tx, u kiosk.SyncUpdate) error {
+	id, state, note, nextAttempt, at := u.ID, u.State, u.Note, u.Next, u.At
+	var cur string
+	err := tx.StmtContext(ctx, l.st.syncState).QueryRowContext(ctx, id).Scan(&cur)
+	if errors.Is(err, sql.ErrNoRows) {
+		return kiosk.ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	if kiosk.SyncState(cur) == kiosk.SyncCredited && state != kiosk.SyncCredited {
+		return fmt.Errorf("%w: top-up is credited; not moving it to %s", ErrConflict, state)
+	}
+	var lastErr any // nil keeps the previous one
+	if note != "" && state != kiosk.SyncCredited {
+		lastErr = note
+	}
+	var credited any
+	if state == kiosk.SyncCredited {
+		credited = fmtTime(at)
+	}
+	_, err = tx.StmtContext(ctx, l.st.syncUpdate).ExecContext(ctx,
+		string(state), note, nullTime(nextAttempt), lastErr, credited, fmtTime(at), id)
+	return err
 }
 
 // Delivery returns the top-up's delivery details. Unknown id: kiosk.ErrNotFound.
@@ -392,7 +450,7 @@ func (l *Ledger) ReviewList(ctx context.Context) (Review, error) {
 	var rv Review
 	err := l.read(ctx, "review list", func(tx *sql.Tx) error {
 		var err error
-		rv.Bills, err = queryBills(ctx, tx, `state IN ('uncertain', 'suspense') ORDER BY escrowed_at, id`)
+		rv.Bills, err = queryBills(ctx, tx, unsettled+` AND state IN ('uncertain', 'suspense') ORDER BY escrowed_at, id`)
 		if err != nil {
 			return err
 		}

@@ -39,15 +39,17 @@ type UncertainSession struct {
 	Uncertain []kiosk.BillRecord `json:"uncertain"`
 }
 
+// uncertainSessions starts from the unsettled bills, not from every session.
+const uncertainSessions = `SELECT s.id, s.phone, s.offline, s.opened_at FROM sessions s
+	WHERE s.id IN (SELECT session_id FROM bills WHERE ` + unsettled + ` AND state = 'uncertain')
+	ORDER BY s.opened_at, s.id`
+
 // UncertainSessions lists the sessions holding uncertain bills, oldest
 // first, with their top-up if any.
 func (l *Ledger) UncertainSessions(ctx context.Context) ([]UncertainSession, error) {
 	var out []UncertainSession
 	err := l.read(ctx, "uncertain sessions", func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `
-			SELECT s.id, s.phone, s.offline, s.opened_at FROM sessions s
-			WHERE EXISTS (SELECT 1 FROM bills b WHERE b.session_id = s.id AND b.state = 'uncertain')
-			ORDER BY s.opened_at, s.id`)
+		rows, err := tx.QueryContext(ctx, uncertainSessions)
 		if err != nil {
 			return err
 		}

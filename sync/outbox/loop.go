@@ -119,6 +119,7 @@ func (o *Outbox) sleepFor() time.Duration {
 	earlier(o.nextHeartbeat)
 	if o.linkDown {
 		earlier(o.nextProbe)
+		earlier(o.queueHold)
 	}
 	earlier(o.alarmCheckAt)
 	earlier(o.storeRetryAt)
@@ -140,6 +141,10 @@ func (o *Outbox) takeResets() {
 	resets := o.resets
 	o.resets = nil
 	o.mu.Unlock()
+	if len(resets) > 0 {
+		// A technician's retry goes out now, bank down or not.
+		o.queueHold = time.Time{}
+	}
 	for _, id := range resets {
 		if id == "" {
 			clear(o.fails)
@@ -166,6 +171,9 @@ func (o *Outbox) deliver(ctx context.Context, final bool) {
 			return
 		}
 		o.storeOK()
+		if o.linkDown && !final && now.Before(o.queueHold) {
+			due = nil
+		}
 		var unsent, pending []kiosk.TopUp
 		for _, t := range due {
 			if t.Sync == kiosk.SyncPending {
@@ -228,19 +236,69 @@ func (o *Outbox) body(ctx context.Context, t kiosk.TopUp) ([]byte, error) {
 	return b, nil
 }
 
+// batchWrite bounds the top-ups recorded in one transaction. The ledger has
+// one writer: a customer's escrow record waits for the transaction in
+// progress, so a transaction stays short (tens of updates, a few ms) even
+// when the bank answered a batch of hundreds.
+const batchWrite = 25
+
+// bodiesOf are the stored bodies of ts, in order; those not stored yet are
+// stored batchWrite to a transaction when the store can.
+func (o *Outbox) bodiesOf(ctx context.Context, ts []kiosk.TopUp) ([][]byte, bool) {
+	bodies := make([][]byte, len(ts))
+	bs, batched := o.store.(BatchStore)
+	var (
+		missing []int
+		ids     []string
+		encs    [][]byte
+	)
+	for i, t := range ts {
+		if b, ok := o.bodies[t.ID]; ok {
+			bodies[i] = b
+			continue
+		}
+		if !batched || len(ts) == 1 {
+			b, err := o.body(ctx, t)
+			if err != nil {
+				o.storeFailed(ctx, "store the body of top-up "+t.ID, err)
+				return nil, false
+			}
+			bodies[i] = b
+			continue
+		}
+		enc, err := o.bank.EncodeTopUp(t)
+		if err != nil {
+			o.storeFailed(ctx, "store the body of top-up "+t.ID, err)
+			return nil, false
+		}
+		missing, ids, encs = append(missing, i), append(ids, t.ID), append(encs, enc)
+	}
+	for lo := 0; lo < len(ids); lo += batchWrite {
+		hi := min(lo+batchWrite, len(ids))
+		stored, err := bs.SetBodies(ctx, ids[lo:hi], encs[lo:hi])
+		if err != nil {
+			o.storeFailed(ctx, fmt.Sprintf("store the bodies of %d top-ups", hi-lo), err)
+			return nil, false
+		}
+		for k, b := range stored {
+			i := missing[lo+k]
+			o.bodies[ts[i].ID] = b
+			bodies[i] = b
+		}
+	}
+	return bodies, true
+}
+
 // submit sends unsent top-ups: a batch when more than one is due, a single
 // POST otherwise. It reports whether the pass may go on.
 func (o *Outbox) submit(ctx context.Context, ts []kiosk.TopUp) bool {
-	ids := make([]string, 0, len(ts))
-	bodies := make([][]byte, 0, len(ts))
-	for _, t := range ts {
-		b, err := o.body(ctx, t)
-		if err != nil {
-			o.storeFailed(ctx, "store the body of top-up "+t.ID, err)
-			return false
-		}
-		ids = append(ids, t.ID)
-		bodies = append(bodies, b)
+	bodies, ok := o.bodiesOf(ctx, ts)
+	if !ok {
+		return false
+	}
+	ids := make([]string, len(ts))
+	for i, t := range ts {
+		ids[i] = t.ID
 	}
 	o.count(func(c *Counts) { c.Requests++ })
 	if len(ts) == 1 {
@@ -281,8 +339,11 @@ func (o *Outbox) submit(ctx context.Context, ts []kiosk.TopUp) bool {
 		return false
 	}
 	o.linkUp(ctx)
+	if bs, batched := o.store.(BatchStore); batched {
+		return o.recordBatch(ctx, bs, ts, answers)
+	}
 	changed := false
-	ok := true
+	ok = true
 	for i, t := range ts {
 		a := answers[i]
 		if a.Err != nil && !isReview(a.Err) {
@@ -304,6 +365,68 @@ func (o *Outbox) submit(ctx context.Context, ts []kiosk.TopUp) bool {
 		o.onChange()
 	}
 	return ok
+}
+
+// recordBatch records the answers to a batch, batchWrite to a transaction:
+// the same records as settleOne and backOff make one by one. Should a
+// transaction fail, its records are tried one by one, so that only the
+// top-up the ledger refuses stays behind.
+func (o *Outbox) recordBatch(ctx context.Context, bs BatchStore, ts []kiosk.TopUp, answers []ItemAnswer) bool {
+	now := o.clock.Now()
+	us := make([]kiosk.SyncUpdate, len(ts))
+	retry := make([]bool, len(ts))
+	for i, t := range ts {
+		a := answers[i]
+		if a.Err != nil && !isReview(a.Err) {
+			// The bank answered the batch but not this item as asked: it
+			// backs off alone.
+			f := classify(a.Err)
+			o.fails[t.ID]++
+			us[i] = kiosk.SyncUpdate{ID: t.ID, State: t.Sync, Note: f.note, Next: now.Add(o.retryDelay(o.fails[t.ID], f.retryAfter)), At: now}
+			retry[i] = true
+			continue
+		}
+		us[i] = o.outcome(t, a.Answer, a.Err, now)
+	}
+	changed := false
+	defer func() {
+		o.flushAlarms()
+		if changed {
+			o.onChange()
+		}
+	}()
+	for lo := 0; lo < len(ts); lo += batchWrite {
+		hi := min(lo+batchWrite, len(ts))
+		if err := bs.UpdateSyncs(ctx, us[lo:hi]); err != nil {
+			o.log.Warn("ledger refused a batch's outcomes; recording them one by one", "count", hi-lo, "err", err)
+			for i := lo; i < hi; i++ {
+				u := us[i]
+				if err := o.store.UpdateSync(ctx, u.ID, u.State, u.Note, u.Next, u.At); err != nil {
+					o.storeFailed(ctx, "record the bank's answer for top-up "+u.ID, err)
+					return false
+				}
+				changed = o.recorded(ts[i], u, retry[i]) || changed
+			}
+			continue
+		}
+		for i := lo; i < hi; i++ {
+			changed = o.recorded(ts[i], us[i], retry[i]) || changed
+		}
+	}
+	return true
+}
+
+// recorded follows up a record of recordBatch; it reports whether the top-up
+// was settled (not a retry).
+func (o *Outbox) recorded(t kiosk.TopUp, u kiosk.SyncUpdate, retry bool) bool {
+	if retry {
+		o.schedule(u.Next)
+		o.log.Debug("bank request failed; retrying later", "topups", 1, "failures", o.fails[t.ID],
+			"retry_in", u.Next.Sub(u.At).String(), "err", u.Note)
+		return false
+	}
+	o.settled(t, u)
+	return true
 }
 
 // poll reads the status of a pending top-up.
@@ -334,7 +457,18 @@ func (o *Outbox) settle(ctx context.Context, t kiosk.TopUp, ans Answer, err erro
 // settleOne commits the bank's word on t: its status, review, or "unknown,
 // submit again". Retries are retryLater's.
 func (o *Outbox) settleOne(ctx context.Context, t kiosk.TopUp, ans Answer, err error) bool {
-	now := o.clock.Now()
+	u := o.outcome(t, ans, err, o.clock.Now())
+	if uerr := o.store.UpdateSync(ctx, t.ID, u.State, u.Note, u.Next, u.At); uerr != nil {
+		o.storeFailed(ctx, "record the bank's answer for top-up "+t.ID, uerr)
+		return false
+	}
+	o.settled(t, u)
+	o.flushAlarms()
+	return true
+}
+
+// outcome is the record of the bank's word on t.
+func (o *Outbox) outcome(t kiosk.TopUp, ans Answer, err error, now time.Time) kiosk.SyncUpdate {
 	var (
 		state kiosk.SyncState
 		note  string
@@ -361,10 +495,13 @@ func (o *Outbox) settleOne(ctx context.Context, t kiosk.TopUp, ans Answer, err e
 			next = now.Add(o.pollDelay(k))
 		}
 	}
-	if uerr := o.store.UpdateSync(ctx, t.ID, state, note, next, now); uerr != nil {
-		o.storeFailed(ctx, "record the bank's answer for top-up "+t.ID, uerr)
-		return false
-	}
+	return kiosk.SyncUpdate{ID: t.ID, State: state, Note: note, Next: next, At: now}
+}
+
+// settled follows up a recorded outcome: the outbox's own state, counts,
+// logs and alarms.
+func (o *Outbox) settled(t kiosk.TopUp, u kiosk.SyncUpdate) {
+	state, note, next := u.State, u.Note, u.Next
 	delete(o.fails, t.ID)
 	o.schedule(next)
 	log := o.log.With("receipt", t.ReceiptNo, "topup", t.ID)
@@ -397,11 +534,22 @@ func (o *Outbox) settleOne(ctx context.Context, t kiosk.TopUp, ans Answer, err e
 		log.Warn("bank does not know a top-up it had answered for; submitting it again")
 	}
 	if state != kiosk.SyncUnsent && state != kiosk.SyncPending {
-		delete(o.alarms, t.ID)
+		// Published by the caller, once for a batch: after an outage every
+		// top-up of a long queue has an alarm, and a sorted list per
+		// settled top-up made draining it quadratic.
+		if _, ok := o.alarms[t.ID]; ok {
+			delete(o.alarms, t.ID)
+			o.alarmsDirty = true
+		}
 		delete(o.warned, t.ID)
+	}
+}
+
+// flushAlarms publishes the alarms when settling cleared some.
+func (o *Outbox) flushAlarms() {
+	if o.alarmsDirty {
 		o.publishAlarms()
 	}
-	return true
 }
 
 // failed records a retryable failure of the request that carried ts: the
@@ -409,12 +557,20 @@ func (o *Outbox) settleOne(ctx context.Context, t kiosk.TopUp, ans Answer, err e
 // queue would meet the same) and ts back off.
 func (o *Outbox) failed(ctx context.Context, ts []kiosk.TopUp, err error) {
 	o.linkDownNow(o.clock.Now(), classify(err))
-	o.backOff(ctx, ts, err)
+	if next, ok := o.backOffUntil(ctx, ts, err); ok {
+		o.queueHold = next
+	}
 }
 
 // backOff records a failed attempt for ts and when to try again. It reports
 // whether the ledger took the record.
 func (o *Outbox) backOff(ctx context.Context, ts []kiosk.TopUp, err error) bool {
+	_, ok := o.backOffUntil(ctx, ts, err)
+	return ok
+}
+
+// backOffUntil is backOff, with the time of the next attempt.
+func (o *Outbox) backOffUntil(ctx context.Context, ts []kiosk.TopUp, err error) (time.Time, bool) {
 	f := classify(err)
 	ra, note := f.retryAfter, f.note
 	now := o.clock.Now()
@@ -431,13 +587,13 @@ func (o *Outbox) backOff(ctx context.Context, ts []kiosk.TopUp, err error) bool 
 		// attempt and its error are on record for the console.
 		if uerr := o.store.UpdateSync(ctx, t.ID, t.Sync, note, next, now); uerr != nil {
 			o.storeFailed(ctx, "record a failed attempt for top-up "+t.ID, uerr)
-			return false
+			return next, false
 		}
 	}
 	o.schedule(next)
 	o.log.Debug("bank request failed; retrying later", "topups", len(ts), "failures", n,
 		"retry_in", next.Sub(now).String(), "err", note)
-	return true
+	return next, true
 }
 
 // linkDownNow notes a failure to get what was asked from the bank.
@@ -455,7 +611,8 @@ func (o *Outbox) linkDownNow(now time.Time, f failure) {
 		}
 	}
 	o.linkDown, o.release = true, true
-	o.nextProbe = now.Add(o.opt.ProbeInterval)
+	// Jittered, so that a fleet cut off together does not probe in step.
+	o.nextProbe = now.Add(time.Duration((0.5 + 0.5*o.rand()) * float64(o.opt.ProbeInterval)))
 	if f.throttled && f.retryAfter > 0 {
 		if hold := now.Add(f.retryAfter); hold.After(o.holdUntil) {
 			o.holdUntil = hold
@@ -491,7 +648,7 @@ func (o *Outbox) linkUp(ctx context.Context) {
 	if !o.linkDown {
 		return
 	}
-	o.linkDown = false
+	o.linkDown, o.queueHold = false, time.Time{}
 	if o.downLogged {
 		o.downLogged = false
 		o.log.Info("bank answers again; sending what waits", "due_now", n)
@@ -778,6 +935,7 @@ func (o *Outbox) checkAlarms(ctx context.Context) {
 }
 
 func (o *Outbox) publishAlarms() {
+	o.alarmsDirty = false
 	list := make([]Alarm, 0, len(o.alarms))
 	for _, a := range o.alarms {
 		list = append(list, a)
