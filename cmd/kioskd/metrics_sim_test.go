@@ -111,7 +111,11 @@ func TestSimMetricsChainAndVerify(t *testing.T) {
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		after = scrapeMetrics(t, url)
-		if v, _ := sample(after, "tolem_topups_settled_total", "service", "wallet", "status", "credited"); v == 1 {
+		// The credit is counted as the outbox learns it and the queue read
+		// from the ledger once the batch's outcomes commit: wait for both.
+		v, _ := sample(after, "tolem_topups_settled_total", "service", "wallet", "status", "credited")
+		unsent, _ := sample(after, "tolem_queue_topups", "sync", "unsent")
+		if v == 1 && unsent == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
