@@ -57,8 +57,6 @@ import (
 
 const (
 	tortureShortCuts = 30
-	// tortureShortLazyCuts is the short form on the power-cut file system.
-	tortureShortLazyCuts = 30
 	tortureTerminal      = "KZ-TORT-0001"
 	tortureSecret        = "torture-secret"
 	// stopTimeout is systemd's TimeoutStopSec in configs/systemd/tolem.service.
@@ -148,11 +146,6 @@ func TestTorturePowerCuts(t *testing.T) {
 	seed := tortureEnvInt(t, "TORTURE_SEED", uint64(time.Now().UnixNano())%1_000_000_000)
 	cuts := int(tortureEnvInt(t, "TORTURE_CUTS", tortureShortCuts))
 	fsKind, why := tortureFS(t)
-	if fsKind == "lazyfs" && cuts == tortureShortCuts && os.Getenv("TORTURE_CUTS") == "" {
-		// A mount, a cut and a boot per kill: the short form stays about
-		// a minute with fewer of them.
-		cuts = tortureShortLazyCuts
-	}
 	t.Logf("torture seed %d, %d cuts, data dir on %s (%s) (replay: TORTURE_SEED=%d TORTURE_CUTS=%d TORTURE_FS=%s)",
 		seed, cuts, fsKind, why, seed, cuts, fsKind)
 	fmt.Fprintf(os.Stderr, "torture: seed %d, %d cuts, data dir on %s\n", seed, cuts, fsKind)
