@@ -57,8 +57,8 @@ import (
 
 const (
 	tortureShortCuts = 30
-	tortureTerminal      = "KZ-TORT-0001"
-	tortureSecret        = "torture-secret"
+	tortureTerminal  = "KZ-TORT-0001"
+	tortureSecret    = "torture-secret"
 	// stopTimeout is systemd's TimeoutStopSec in configs/systemd/tolem.service.
 	stopTimeout = 90 * time.Second
 	// idleWait bounds how long a restarted kiosk may take to recover and
