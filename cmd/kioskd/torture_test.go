@@ -52,8 +52,10 @@ import (
 // real power cut, which loses every write kioskd had not made durable, and
 // the next kioskd boots from what a disk would hold; the test skips, saying
 // why, where FUSE is not available. disk: on the machine's own disk, where a
-// SIGKILL loses nothing the kernel was told. Unset: lazyfs where FUSE works,
-// else disk.
+// SIGKILL loses nothing the kernel was told. lazyfs-cruel: lazyfs whose cuts
+// also let a part of the unsynced writes land, torn or reordered, and names
+// land ahead of their data (lazyfs.Options), as real disks may. Unset: lazyfs
+// where FUSE works, else disk.
 
 const (
 	tortureShortCuts = 30
@@ -101,6 +103,7 @@ type tortureRig struct {
 	// cut would leave.
 	dataDir string
 	lfs     *lazyfs.FS
+	cruel   bool // the cuts torn, reordered, names ahead of data
 	backing string
 	fsCuts  int          // power cuts of the file system
 	emuLog  *slog.Logger // acceptor.log: the unit's power cuts and the bills fed
@@ -168,11 +171,11 @@ func TestTorturePowerCuts(t *testing.T) {
 // tortureFS reads TORTURE_FS: the file system the data dir lives on and why.
 func tortureFS(t *testing.T) (kind, why string) {
 	switch v := os.Getenv("TORTURE_FS"); v {
-	case "lazyfs":
+	case "lazyfs", "lazyfs-cruel":
 		if err := lazyfs.Available(); err != nil {
-			t.Skipf("TORTURE_FS=lazyfs, but this machine cannot mount the power-cut file system: %v (TORTURE_FS=disk runs on the disk)", err)
+			t.Skipf("TORTURE_FS=%s, but this machine cannot mount the power-cut file system: %v (TORTURE_FS=disk runs on the disk)", v, err)
 		}
-		return "lazyfs", "TORTURE_FS=lazyfs"
+		return v, "TORTURE_FS=" + v
 	case "disk":
 		return "disk", "TORTURE_FS=disk"
 	case "":
@@ -182,7 +185,7 @@ func tortureFS(t *testing.T) (kind, why string) {
 		}
 		return "lazyfs", "FUSE available"
 	default:
-		t.Fatalf("TORTURE_FS=%q: want lazyfs (the power-cut file system) or disk", v)
+		t.Fatalf("TORTURE_FS=%q: want lazyfs (the power-cut file system), lazyfs-cruel (its torn, reordered and eager-name cuts) or disk", v)
 		return "", ""
 	}
 }
@@ -202,7 +205,8 @@ func newTortureRig(t *testing.T, bin string, seed uint64, fsKind string) *tortur
 	r := &tortureRig{t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, 0x70a7)), dir: dir, bin: bin,
 		cuts: map[string]int{}, logPath: filepath.Join(dir, "kioskd.log"), bankDB: filepath.Join(dir, "bank.db"),
 		receipts: map[int64]shownReceipt{}, dataDir: dir}
-	if fsKind == "lazyfs" {
+	if fsKind != "disk" {
+		r.cruel = fsKind == "lazyfs-cruel"
 		// The data dir is there before the first boot, as the installer
 		// leaves it on the kiosk: made in the backing directory, it is
 		// durable. The mount point is short for the sockets' sake, but the
@@ -215,7 +219,7 @@ func newTortureRig(t *testing.T, bin string, seed uint64, fsKind string) *tortur
 		if err := os.Mkdir(mp, 0o750); err != nil {
 			t.Fatal(err)
 		}
-		r.lfs = lazyfs.Mount(t, r.backing, &lazyfs.Options{Mountpoint: mp})
+		r.lfs = lazyfs.Mount(t, r.backing, r.lazyfsOptions(mp))
 		r.dataDir = filepath.Join(mp, "kiosk")
 	}
 
@@ -449,11 +453,26 @@ func (r *tortureRig) powerCut() {
 	}
 	mp := r.lfs.Dir()
 	r.lfs.Cut()
-	r.lfs = lazyfs.Mount(r.t, r.backing, &lazyfs.Options{Mountpoint: mp})
 	r.fsCuts++
+	r.lfs = lazyfs.Mount(r.t, r.backing, r.lazyfsOptions(mp))
+}
+
+// lazyfsOptions: with cruel cuts, each mount's cut lets a part of the
+// unsynced writes land, torn, reordered and with names ahead of their data,
+// drawn from the torture seed so that a replay cuts alike.
+func (r *tortureRig) lazyfsOptions(mountpoint string) *lazyfs.Options {
+	o := &lazyfs.Options{Mountpoint: mountpoint}
+	if r.cruel {
+		o.Torn, o.Reorder, o.EagerNames = true, true, true
+		o.Seed = r.seed*1000 + uint64(r.fsCuts) + 1
+	}
+	return o
 }
 
 func (r *tortureRig) fsName() string {
+	if r.cruel {
+		return "lazyfs-cruel"
+	}
 	if r.lfs != nil {
 		return "lazyfs"
 	}
