@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,6 +26,7 @@ import (
 	_ "modernc.org/sqlite"
 
 	"tolem/devices/ccnet/ccnettest"
+	"tolem/internal/testfs/lazyfs"
 	"tolem/kiosk"
 	"tolem/sync/bankapi/banksim"
 )
@@ -44,6 +46,16 @@ import (
 // replay takes the same decisions, not the same microseconds); TORTURE_CUTS=n
 // sets the number of kills (default tortureShortCuts, the form make test
 // runs; make torture runs 1 000).
+//
+// TORTURE_FS picks where the kiosk's data dir lives. lazyfs: on the power-cut
+// file system (internal/testfs/lazyfs), so that a SIGKILL is followed by a
+// real power cut, which loses every write kioskd had not made durable, and
+// the next kioskd boots from what a disk would hold; the test skips, saying
+// why, where FUSE is not available. disk: on the machine's own disk, where a
+// SIGKILL loses nothing the kernel was told. lazyfs-cruel: lazyfs whose cuts
+// also let a part of the unsynced writes land, torn or reordered, and names
+// land ahead of their data (lazyfs.Options), as real disks may. Unset: lazyfs
+// where FUSE works, else disk.
 
 const (
 	tortureShortCuts = 30
@@ -85,6 +97,15 @@ type tortureRig struct {
 	logPath string
 	bin     string
 	emu     *ccnettest.Emulator
+
+	// The data dir kioskd persists everything in: r.dir itself on disk,
+	// or on the lazyfs mount lfs, which writes to backing only what a power
+	// cut would leave.
+	dataDir string
+	lfs     *lazyfs.FS
+	cruel   bool // the cuts torn, reordered, names ahead of data
+	backing string
+	fsCuts  int          // power cuts of the file system
 	emuLog  *slog.Logger // acceptor.log: the unit's power cuts and the bills fed
 	bank    *banksim.Server
 	bankDB  string
@@ -100,6 +121,15 @@ type tortureRig struct {
 	lastCut  string         // the last kill, for the reports after it
 	lastDiff map[string]int // the last ledger-against-cassette discrepancies, by kind and value
 	problems []string
+	// receipts: every receipt number a customer was shown, and for what.
+	receipts map[int64]shownReceipt
+	reused   []string
+}
+
+// shownReceipt is the receipt screen a customer walked away with.
+type shownReceipt struct {
+	paid string // the screen's "Paid" line
+	at   string // the kill after which it was shown
 }
 
 func tortureEnvInt(t *testing.T, name string, def uint64) uint64 {
@@ -118,15 +148,19 @@ func TestTorturePowerCuts(t *testing.T) {
 	bin := kioskdBinary(t)
 	seed := tortureEnvInt(t, "TORTURE_SEED", uint64(time.Now().UnixNano())%1_000_000_000)
 	cuts := int(tortureEnvInt(t, "TORTURE_CUTS", tortureShortCuts))
-	t.Logf("torture seed %d, %d cuts (replay: TORTURE_SEED=%d TORTURE_CUTS=%d)", seed, cuts, seed, cuts)
-	fmt.Fprintf(os.Stderr, "torture: seed %d, %d cuts\n", seed, cuts)
+	fsKind, why := tortureFS(t)
+	t.Logf("torture seed %d, %d cuts, data dir on %s (%s) (replay: TORTURE_SEED=%d TORTURE_CUTS=%d TORTURE_FS=%s)",
+		seed, cuts, fsKind, why, seed, cuts, fsKind)
+	fmt.Fprintf(os.Stderr, "torture: seed %d, %d cuts, data dir on %s\n", seed, cuts, fsKind)
 
-	r := newTortureRig(t, bin, seed)
+	r := newTortureRig(t, bin, seed, fsKind)
 	began := time.Now()
 	var life *tortureLife
 	for i := 1; i <= cuts; i++ {
 		life = r.start()
-		r.torment(i, life)
+		if r.torment(i, life) {
+			r.powerCut()
+		}
 		if i%50 == 0 {
 			fmt.Fprintf(os.Stderr, "torture: %d/%d cuts, %s\n", i, cuts, time.Since(began).Round(time.Second))
 		}
@@ -134,7 +168,29 @@ func TestTorturePowerCuts(t *testing.T) {
 	r.finish(began)
 }
 
-func newTortureRig(t *testing.T, bin string, seed uint64) *tortureRig {
+// tortureFS reads TORTURE_FS: the file system the data dir lives on and why.
+func tortureFS(t *testing.T) (kind, why string) {
+	switch v := os.Getenv("TORTURE_FS"); v {
+	case "lazyfs", "lazyfs-cruel":
+		if err := lazyfs.Available(); err != nil {
+			t.Skipf("TORTURE_FS=%s, but this machine cannot mount the power-cut file system: %v (TORTURE_FS=disk runs on the disk)", v, err)
+		}
+		return v, "TORTURE_FS=" + v
+	case "disk":
+		return "disk", "TORTURE_FS=disk"
+	case "":
+		if err := lazyfs.Available(); err != nil {
+			t.Logf("the power-cut file system is not available here (%v): the data dir is on the disk, where a SIGKILL loses nothing", err)
+			return "disk", "no FUSE here"
+		}
+		return "lazyfs", "FUSE available"
+	default:
+		t.Fatalf("TORTURE_FS=%q: want lazyfs (the power-cut file system), lazyfs-cruel (its torn, reordered and eager-name cuts) or disk", v)
+		return "", ""
+	}
+}
+
+func newTortureRig(t *testing.T, bin string, seed uint64, fsKind string) *tortureRig {
 	dir, err := os.MkdirTemp("", "tt")
 	if err != nil {
 		t.Fatal(err)
@@ -147,7 +203,25 @@ func newTortureRig(t *testing.T, bin string, seed uint64) *tortureRig {
 		os.RemoveAll(dir)
 	})
 	r := &tortureRig{t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, 0x70a7)), dir: dir, bin: bin,
-		cuts: map[string]int{}, logPath: filepath.Join(dir, "kioskd.log"), bankDB: filepath.Join(dir, "bank.db")}
+		cuts: map[string]int{}, logPath: filepath.Join(dir, "kioskd.log"), bankDB: filepath.Join(dir, "bank.db"),
+		receipts: map[int64]shownReceipt{}, dataDir: dir}
+	if fsKind != "disk" {
+		r.cruel = fsKind == "lazyfs-cruel"
+		// The data dir is there before the first boot, as the installer
+		// leaves it on the kiosk: made in the backing directory, it is
+		// durable. The mount point is short for the sockets' sake, but the
+		// sockets are outside it anyway: they need not survive a cut.
+		r.backing = filepath.Join(dir, "disk")
+		if err := os.MkdirAll(filepath.Join(r.backing, "kiosk"), 0o750); err != nil {
+			t.Fatal(err)
+		}
+		mp := filepath.Join(dir, "m")
+		if err := os.Mkdir(mp, 0o750); err != nil {
+			t.Fatal(err)
+		}
+		r.lfs = lazyfs.Mount(t, r.backing, r.lazyfsOptions(mp))
+		r.dataDir = filepath.Join(mp, "kiosk")
+	}
 
 	// Half the runs with a unit that repeats an unacknowledged STACKED, half
 	// with one that says it once (ccnet.md A.4-6).
@@ -204,7 +278,7 @@ control: {socket: %s}
 flow: {insert_timeout: 30s, done_timeout: 1s}
 sync: {heartbeat_interval: 5s, min_backoff: 50ms, max_backoff: 1s, poll_after: 400ms, batch_size: 10}
 log: {level: info}
-`, tortureTerminal, dir, ln.Addr(), tortureSecret, emu.LinkPath(),
+`, tortureTerminal, r.dataDir, ln.Addr(), tortureSecret, emu.LinkPath(),
 		filepath.Join(dir, "panel.sock"), filepath.Join(dir, "control.sock"))
 	if err := os.WriteFile(r.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -259,8 +333,10 @@ func (r *tortureRig) start() *tortureLife {
 	return l
 }
 
-// torment runs customers on life and kills it the way the seed says.
-func (r *tortureRig) torment(i int, l *tortureLife) {
+// torment runs customers on life and kills it the way the seed says. It
+// reports whether the kill was a SIGKILL, which the caller turns into a
+// power cut of the data dir's file system once the customers are gone.
+func (r *tortureRig) torment(i int, l *tortureLife) (killed bool) {
 	r.t.Helper()
 	go r.customers(l, true)
 	defer func() {
@@ -281,14 +357,14 @@ func (r *tortureRig) torment(i int, l *tortureLife) {
 		case <-l.idle:
 		case <-l.exited:
 			r.unexpectedExit(i, l)
-			return
+			return false
 		case <-time.After(idleWait):
 			r.problem("after %s (seed %d): kioskd life %d did not come back to idle within %s (see kioskd.log)",
 				r.last(), r.seed, l.n, idleWait)
 			l.cmd.Process.Kill()
 			<-l.exited
 			r.note(i, killPlain, "", "stuck before idle")
-			return
+			return true
 		}
 	} else {
 		delay /= 2 // start-up and recovery take about a second or two
@@ -320,26 +396,28 @@ func (r *tortureRig) torment(i int, l *tortureLife) {
 				break
 			}
 			r.unexpectedExit(i, l)
-			return
+			return false
 		}
 		<-l.exited
+		return true
 	case roll < 0.75:
 		select {
 		case <-time.After(delay):
 		case <-l.exited:
 			r.unexpectedExit(i, l)
-			return
+			return false
 		}
 		where := r.emu.Status()
 		l.cmd.Process.Kill()
 		<-l.exited
 		r.note(i, killPlain, "", fmt.Sprintf("%s after %s; acceptor %s", delay.Round(time.Millisecond), since(duringStart), where))
+		return true
 	default:
 		select {
 		case <-time.After(delay):
 		case <-l.exited:
 			r.unexpectedExit(i, l)
-			return
+			return false
 		}
 		where := r.emu.Status()
 		sent := time.Now()
@@ -360,7 +438,48 @@ func (r *tortureRig) torment(i int, l *tortureLife) {
 		r.note(i, killRestart, "", fmt.Sprintf("%s after %s, stopped in %s; acceptor %s",
 			delay.Round(time.Millisecond), since(duringStart), took.Round(time.Millisecond), where))
 	}
+	// A clean stop: the file system stays mounted, as the kiosk's disk
+	// stays powered through a restart of the service.
+	return false
 }
+
+// powerCut takes the power from the data dir's file system after a SIGKILL
+// (kioskd is dead and the customers gone, so nobody holds a file on it) and
+// boots it again: the next kioskd finds only what kioskd made durable.
+func (r *tortureRig) powerCut() {
+	r.t.Helper()
+	if r.lfs == nil {
+		return
+	}
+	mp := r.lfs.Dir()
+	r.lfs.Cut()
+	r.fsCuts++
+	r.lfs = lazyfs.Mount(r.t, r.backing, r.lazyfsOptions(mp))
+}
+
+// lazyfsOptions: with cruel cuts, each mount's cut lets a part of the
+// unsynced writes land, torn, reordered and with names ahead of their data,
+// drawn from the torture seed so that a replay cuts alike.
+func (r *tortureRig) lazyfsOptions(mountpoint string) *lazyfs.Options {
+	o := &lazyfs.Options{Mountpoint: mountpoint}
+	if r.cruel {
+		o.Torn, o.Reorder, o.EagerNames = true, true, true
+		o.Seed = r.seed*1000 + uint64(r.fsCuts) + 1
+	}
+	return o
+}
+
+func (r *tortureRig) fsName() string {
+	if r.cruel {
+		return "lazyfs-cruel"
+	}
+	if r.lfs != nil {
+		return "lazyfs"
+	}
+	return "disk"
+}
+
+func (r *tortureRig) ledgerPath() string { return filepath.Join(r.dataDir, "ledger.db") }
 
 // diedOfSIGTERM: a SIGTERM that comes before kioskd has set up its handler
 // (its first milliseconds, before the ledger is opened) ends it by the
@@ -507,13 +626,39 @@ func (r *tortureRig) customer(l *tortureLife, p *torturePanel, rng *rand.Rand) e
 			}
 		}
 		p.key("OK")
-		if _, err := p.waitState(20*time.Second, "done", "idle"); err != nil {
+		s, err := p.waitState(20*time.Second, "done", "idle")
+		if err != nil {
 			return err
+		}
+		if s.State == "done" {
+			r.receiptShown(l, s)
 		}
 	}
 	p.key("OK")
 	_, err := p.waitState(10*time.Second, "idle")
 	return err
+}
+
+var receiptLine = regexp.MustCompile(`(\d+)\s*$`)
+
+// receiptShown notes the receipt a customer takes away after PAY. Each PAY
+// is a session of its own, so a number shown twice is a number reused.
+func (r *tortureRig) receiptShown(l *tortureLife, s screenMsg) {
+	m := receiptLine.FindStringSubmatch(s.Lines[1])
+	if m == nil {
+		r.problem("life %d: a receipt screen without a receipt number: %q", l.n, s.Lines)
+		return
+	}
+	no, _ := strconv.ParseInt(m[1], 10, 64)
+	shown := shownReceipt{paid: strings.TrimSpace(s.Lines[0]), at: fmt.Sprintf("kioskd life %d, after %s", l.n, r.last())}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if first, ok := r.receipts[no]; ok {
+		r.reused = append(r.reused, fmt.Sprintf("receipt %d shown twice: %q in %s, then %q in %s",
+			no, first.paid, first.at, shown.paid, shown.at))
+		return
+	}
+	r.receipts[no] = shown
 }
 
 // feed offers a bill at the slot until the acceptor draws it in, then waits
@@ -562,7 +707,7 @@ func (r *tortureRig) checkLedger(l *tortureLife) {
 		return
 	}
 	cassette := r.emu.Cassette()
-	led, err := readLedgerBills(filepath.Join(r.dir, "ledger.db"))
+	led, err := readLedgerBills(r.ledgerPath())
 	if err != nil {
 		r.t.Logf("life %d: ledger not readable now: %v", l.n, err)
 		return
@@ -682,7 +827,7 @@ func (r *tortureRig) waitDrained(what string) {
 	r.t.Helper()
 	deadline := time.Now().Add(outboxWait)
 	for {
-		tu, col, _, err := ledgerQueue(filepath.Join(r.dir, "ledger.db"))
+		tu, col, _, err := ledgerQueue(r.ledgerPath())
 		if err == nil && tu == 0 && col == 0 {
 			return
 		}
@@ -753,12 +898,12 @@ func (r *tortureRig) finish(began time.Time) {
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	led, err := readLedgerBills(filepath.Join(r.dir, "ledger.db"))
+	led, err := readLedgerBills(r.ledgerPath())
 	if err != nil {
 		r.t.Fatal(err)
 	}
-	_, _, review, _ := ledgerQueue(filepath.Join(r.dir, "ledger.db"))
-	ledgerTopUps, err := countLedgerTopUps(filepath.Join(r.dir, "ledger.db"))
+	_, _, review, _ := ledgerQueue(r.ledgerPath())
+	ledgerTopUps, err := countLedgerTopUps(r.ledgerPath())
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -779,6 +924,31 @@ func (r *tortureRig) finish(began time.Time) {
 	if review > 0 {
 		problems = append(problems, fmt.Sprintf("%d top-up(s) on the ledger's review list", review))
 	}
+	// A customer holds every receipt shown: each must be the bank's one
+	// top-up under its number, for the amount shown, however many cuts
+	// came between.
+	r.mu.Lock()
+	reused := slices.Clone(r.reused)
+	for _, no := range slices.Sorted(func(yield func(int64) bool) {
+		for no := range r.receipts {
+			if !yield(no) {
+				return
+			}
+		}
+	}) {
+		shown := r.receipts[no]
+		amount, ok := bank.byReceipt[no]
+		switch {
+		case !ok:
+			reused = append(reused, fmt.Sprintf("receipt %d (%q, %s) is on no top-up the bank received", no, shown.paid, shown.at))
+		case !strings.Contains(shown.paid, amount.String()):
+			reused = append(reused, fmt.Sprintf("receipt %d was shown for %q (%s), the bank's top-up under it is for %s",
+				no, shown.paid, shown.at, amount))
+		}
+	}
+	shownReceipts := len(r.receipts)
+	r.mu.Unlock()
+	problems = append(problems, reused...)
 	if len(problems) > 0 {
 		why := ""
 		if !collected {
@@ -789,7 +959,8 @@ func (r *tortureRig) finish(began time.Time) {
 
 	// The figures.
 	var b strings.Builder
-	fmt.Fprintf(&b, "torture seed %d: %d cuts in %s, %d kioskd runs\n", r.seed, r.lives-1, time.Since(began).Round(time.Second), r.lives)
+	fmt.Fprintf(&b, "torture seed %d: %d cuts in %s, %d kioskd runs, data dir on %s (%d power cuts of it)\n",
+		r.seed, r.lives-1, time.Since(began).Round(time.Second), r.lives, r.fsName(), r.fsCuts)
 	for _, k := range slices.Sorted(func(yield func(string) bool) {
 		for k := range r.cuts {
 			if !yield(k) {
@@ -806,8 +977,8 @@ func (r *tortureRig) finish(began time.Time) {
 	}
 	fmt.Fprintf(&b, "  customers at the cash slot %d, bills fed %d, in the cassette %d (%s)\n",
 		r.atSlot.Load(), r.offered.Load(), inCassette, amount)
-	fmt.Fprintf(&b, "  top-ups at the bank %d (credited %s), duplicates %d, problems %d, slowest clean stop %s",
-		bank.count, bank.amount, len(bank.dups), len(r.problems), r.maxStop.Round(time.Millisecond))
+	fmt.Fprintf(&b, "  top-ups at the bank %d (credited %s), duplicates %d, receipts shown %d, reused or lost %d, problems %d, slowest clean stop %s",
+		bank.count, bank.amount, len(bank.dups), shownReceipts, len(reused), len(r.problems), r.maxStop.Round(time.Millisecond))
 	r.t.Log(b.String())
 	fmt.Fprintln(os.Stderr, b.String())
 }
@@ -818,12 +989,13 @@ type bankTopUps struct {
 	bills       map[kiosk.Money]int // in credited top-ups
 	notCredited int
 	dups        []string
+	byReceipt   map[int64]kiosk.Money // each receipt number's top-up amount
 }
 
 // readBankTopUps reads what the bank sandbox holds: each top-up's bills as
 // the kiosk sent them, its status and how often it was credited.
 func readBankTopUps(path string) (bankTopUps, error) {
-	bt := bankTopUps{bills: map[kiosk.Money]int{}}
+	bt := bankTopUps{bills: map[kiosk.Money]int{}, byReceipt: map[int64]kiosk.Money{}}
 	db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
 	if err != nil {
 		return bt, err
@@ -849,6 +1021,7 @@ func readBankTopUps(path string) (bankTopUps, error) {
 			bt.dups = append(bt.dups, fmt.Sprintf("receipt %d is on two top-ups at the bank: %s and %s", receipt, other, id))
 		}
 		receipts[receipt] = id
+		bt.byReceipt[receipt] = kiosk.Money(amount)
 		if credits > 1 {
 			bt.dups = append(bt.dups, fmt.Sprintf("top-up %s (receipt %d) credited %d times", id, receipt, credits))
 		}
