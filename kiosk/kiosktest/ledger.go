@@ -378,9 +378,12 @@ func (l *FakeLedger) settleLocked(p *kiosk.PowerUpReport, bills []*kiosk.BillRec
 			}
 		case p.BillAt == kiosk.BillInStacker && (p.Value == 0 || p.Value == b.Value):
 			st = kiosk.BillStacked
-		case p.BillAt == kiosk.BillInValidator && (p.Value == 0 || p.Value == b.Value) && b.StackAt.IsZero():
-			st = kiosk.BillReturned
 		case p.BillAt == kiosk.BillInValidator && (p.Value == 0 || p.Value == b.Value):
+			// The bill in the head is this one, unless STACK was taken for
+			// it: then it may be the next note, and this one stays uncertain.
+			if b.StackAt.IsZero() {
+				st = kiosk.BillReturned
+			}
 		case !b.StackAt.IsZero():
 			st = kiosk.BillStacked
 		}

@@ -152,6 +152,18 @@ func (l *Ledger) Reconcile(ctx context.Context, ref string, counted []kiosk.Bill
 		for v := range count {
 			values[v] = true
 		}
+		// givenBack records uncertain bills the count shows are not in the
+		// cassette: the customer had them back.
+		givenBack := func(bs []kiosk.BillRecord) error {
+			for _, b := range bs {
+				if _, err := tx.ExecContext(ctx, `UPDATE bills SET state = 'returned', settled_at = ?, period_id = NULL, uncertain_why = NULL WHERE id = ?`,
+					fmtTime(at), b.ID); err != nil {
+					return err
+				}
+				rec.Returned = append(rec.Returned, b.ID)
+			}
+			return nil
+		}
 		var stacked []kiosk.BillRecord
 		for _, v := range slices.Sorted(maps.Keys(values)) {
 			unc := byValue[v]
@@ -170,12 +182,8 @@ func (l *Ledger) Reconcile(ctx context.Context, ref string, counted []kiosk.Bill
 				rec.Unmatched = append(rec.Unmatched, fmt.Sprintf("%s: counted %d, the ledger has %d in the cassette and %d uncertain: %d more than it can account for",
 					v, count[v], recorded[v], len(unc), extra-len(unc)))
 			case extra == 0:
-				for _, b := range unc {
-					if _, err := tx.ExecContext(ctx, `UPDATE bills SET state = 'returned', settled_at = ?, period_id = NULL, uncertain_why = NULL WHERE id = ?`,
-						fmtTime(at), b.ID); err != nil {
-						return err
-					}
-					rec.Returned = append(rec.Returned, b.ID)
+				if err := givenBack(unc); err != nil {
+					return err
 				}
 			case extra == len(unc) || onePhone(ctx, tx, unc):
 				// All of them are there, or whichever are, the money goes
@@ -185,14 +193,8 @@ func (l *Ledger) Reconcile(ctx context.Context, ref string, counted []kiosk.Bill
 				for _, b := range unc[:n] {
 					rec.Stacked = append(rec.Stacked, b.ID)
 				}
-				if n < len(unc) {
-					for _, b := range unc[n:] {
-						if _, err := tx.ExecContext(ctx, `UPDATE bills SET state = 'returned', settled_at = ?, period_id = NULL, uncertain_why = NULL WHERE id = ?`,
-							fmtTime(at), b.ID); err != nil {
-							return err
-						}
-						rec.Returned = append(rec.Returned, b.ID)
-					}
+				if err := givenBack(unc[n:]); err != nil {
+					return err
 				}
 			default:
 				rec.Unmatched = append(rec.Unmatched, fmt.Sprintf("%s: %d of %d uncertain bills are in the cassette, and they belong to different customers: settle them with the journal",
