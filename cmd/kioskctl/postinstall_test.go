@@ -175,7 +175,7 @@ func TestPostinstallDrainsBeforeRestart(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("exit %d\n%s", code, out)
 		}
-		want := []string{"kioskd --check-config " + r.etc + "/kiosk.yaml", "drain", "systemctl restart tolem.service"}
+		want := []string{"kioskd --check-config " + r.etc + "/kiosk.yaml --keys-only", "drain", "systemctl restart tolem.service"}
 		if got := r.events(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("the running kiosk saw %q, want %q\n%s", got, want, out)
 		}
