@@ -46,8 +46,8 @@ func (k *simKiosk) toUtilityCash() {
 	k.waitScreen("the typed account", func(s screenMsg) bool { return screenHas(s, "123456789") })
 	k.send("KEY OK")
 	c := k.waitState("confirm")
-	if !screenHas(c, "Н***н К.") || !screenHas(c, "ул. А***, 1*") || !screenHas(c, "Долг: 12 345 ₸") {
-		k.t.Errorf("confirm of the utility shows %q, want the holder, the address and the debt", c.Lines)
+	if !screenHas(c, "Алсеко") || !screenHas(c, "Н***н К.") || !screenHas(c, "Долг: 12 345 ₸") || !screenHas(c, "OK") {
+		k.t.Errorf("confirm of the utility shows %q, want the service, the holder, the debt and the OK hint", c.Lines)
 	}
 	k.send("KEY OK")
 	k.waitState("insert_cash")
