@@ -83,9 +83,10 @@ test-deps-promtool:
 # works.
 CUTS ?= 1000
 SEED ?=
+COLLECT_EVERY ?=
 TORTURE_FS ?= lazyfs
 torture: ## kill kioskd CUTS times (default 1000) mid-payment, power cuts on lazyfs, and check every bill is credited once; SEED=n replays
-	TORTURE_CUTS=$(CUTS) TORTURE_SEED=$(SEED) TORTURE_FS=$(TORTURE_FS) CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 0 \
+	TORTURE_CUTS=$(CUTS) TORTURE_SEED=$(SEED) TORTURE_FS=$(TORTURE_FS) TORTURE_COLLECT_EVERY=$(COLLECT_EVERY) CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 0 \
 	  -run '^TestTorturePowerCuts$$' -v ./cmd/kioskd/
 
 # Cost as the work grows (BENCHMARKS.md): the soak samples kioskd --sim's

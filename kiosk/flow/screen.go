@@ -52,10 +52,10 @@ func (f *Flow) render() kiosk.Screen {
 		}
 	case kiosk.StateConfirm:
 		lines = [4]string{t(tRecipient), f.wallet.Name, f.phone.Pretty(), t(tConfirmHint)}
-		if !f.svc.IsWallet() {
+		switch {
+		case !f.svc.IsWallet():
 			lines = f.confirmLines(t)
-		}
-		if f.d.Receipts != nil && !f.d.Receipts.Ready() {
+		case f.noReceipt():
 			lines[0] = t(tNoReceipt)
 		}
 	case kiosk.StateConfirmOffline:
@@ -63,7 +63,7 @@ func (f *Flow) render() kiosk.Screen {
 		if f.svc.Account.Kind == kiosk.AccountDigits {
 			lines[2] = f.digits2 + "_"
 		}
-		if f.d.Receipts != nil && !f.d.Receipts.Ready() {
+		if f.noReceipt() {
 			// The offline path skips confirm; this is its last screen
 			// before cash. The OK hint was on enter_phone already.
 			lines[3] = t(tNoReceipt)
@@ -83,6 +83,11 @@ func (f *Flow) render() kiosk.Screen {
 		}
 		if m := f.svc.MinAmount; m > 0 && total < m && !f.noRoom {
 			lines[0] = fmt.Sprintf(t(tMin), m)
+		}
+		if total == 0 && f.noReceipt() {
+			// Said on confirm too, where there is room; here it is the
+			// last word before cash.
+			lines[1] = t(tNoReceipt)
 		}
 	case kiosk.StateCompleting:
 		var total kiosk.Money

@@ -408,8 +408,13 @@ func (f *Flow) renderServices(t func(text) string) [4]string {
 		case kiosk.ReceiptRejected:
 			mark = tStRejected
 		}
+		head := fmt.Sprintf("№%d %s", r.ReceiptNo, r.CompletedAt.Local().Format("02.01.06 15:04"))
+		if utf8.RuneCountInString(head) > lineWidth {
+			// A long receipt number: the date whole, without the time.
+			head = fmt.Sprintf("№%d %s", r.ReceiptNo, r.CompletedAt.Local().Format("02.01.06"))
+		}
 		return [4]string{
-			fmt.Sprintf("№%d %s", r.ReceiptNo, r.CompletedAt.Local().Format("02.01.06 15:04")),
+			head,
 			f.serviceName(r.Service, l),
 			r.Amount.String() + " " + r.Payee,
 			t(mark),
@@ -425,30 +430,41 @@ func (f *Flow) confirmLines(t func(text) string) [4]string {
 	if f.svc.Account.Kind == kiosk.AccountPhone {
 		acct = f.phone.Pretty()
 	}
-	lines := [4]string{f.svc.DisplayName(f.lang), acct, "", t(tConfirmHint)}
+	lines := [4]string{f.svc.DisplayName(f.lang), acct, "", ""}
+	// The two lower lines go to what the customer must check first: the
+	// holder (beside the account when both fit), the debt, the no-receipt
+	// notice (insert_cash repeats it when it does not fit here), the OK
+	// hint, the address.
+	var more []string
 	a := f.acct
-	if !a.Found {
+	switch {
+	case !a.Found:
 		if f.okWait {
-			lines[2] = t(tPleaseWait)
+			more = append(more, t(tPleaseWait))
 		}
-		return lines
+	case utf8.RuneCountInString(acct+" "+a.Holder) <= lineWidth:
+		lines[1] = acct + " " + a.Holder
+	default:
+		more = append(more, a.Holder)
 	}
-	// The holder goes beside the account when both fit, which leaves a
-	// line for the address; the debt takes the hint's line.
-	next := 2
-	if both := acct + " " + a.Holder; utf8.RuneCountInString(both) <= lineWidth {
-		lines[1] = both
-	} else {
-		lines[2] = a.Holder
-		next = 3
+	if a.Found && a.HasDebt {
+		more = append(more, fmt.Sprintf(t(tDebt), a.Debt))
 	}
-	if a.HasDebt {
-		lines[3] = fmt.Sprintf(t(tDebt), a.Debt)
-		if next == 2 {
-			lines[2] = a.Address
-		}
-	} else if a.Address != "" {
-		lines[next] = a.Address
+	if f.noReceipt() {
+		more = append(more, t(tNoReceipt))
+	}
+	more = append(more, t(tConfirmHint))
+	if a.Found && a.Address != "" {
+		more = append(more, a.Address)
+	}
+	copy(lines[2:], more)
+	if len(more) == 1 {
+		// The hint stays at the bottom, as on every screen.
+		lines[2], lines[3] = "", more[0]
 	}
 	return lines
 }
+
+// noReceipt: a printer is fitted and cannot print now, which the customer
+// must read before any cash goes in (SPEC §8).
+func (f *Flow) noReceipt() bool { return f.d.Receipts != nil && !f.d.Receipts.Ready() }

@@ -59,10 +59,14 @@ type svcRig struct {
 	pmu     sync.Mutex
 }
 
-func newSvcRig(t *testing.T, receipts fakePayments) *svcRig {
+func newSvcRig(t *testing.T, receipts fakePayments, printer ...kiosk.Receipts) *svcRig {
 	r := &svcRig{rig: newRig(t, Config{}), acct: &fakeAccounts{known: map[string]kiosk.Account{
-		"alseco 123456789": {Found: true, Holder: "Н***н К.", Address: "ул. А***, 1*", Debt: kiosk.Tenge(12345), HasDebt: true},
+		"alseco 123456789":    {Found: true, Holder: "Н***н К.", Address: "ул. А***, 1*", Debt: kiosk.Tenge(12345), HasDebt: true},
+		"alseco 123456789012": {Found: true, Holder: "Н***н К.", Address: "ул. А***, 1*", Debt: kiosk.Tenge(12345), HasDebt: true},
 	}}}
+	if len(printer) > 0 {
+		r.receipts = printer[0]
+	}
 	cat := testCatalog(t)
 	r.extra = func(d *Deps) {
 		d.Catalog = func() kiosk.Catalog { return cat }
@@ -119,7 +123,6 @@ func TestUtilityPaymentShowsTheDebtAndCarriesTheAccount(t *testing.T) {
 	r.key("BACK", "BACK", "BACK", "BACK", "BACK", "123456789", "OK")
 	r.want(kiosk.StateConfirm)
 	r.wantLine("123456789 Н***н К.")
-	r.wantLine("ул. А***, 1*")
 	r.wantLine("Долг: 12 345 ₸")
 	r.key("OK")
 	r.want(kiosk.StateInsertCash)
@@ -256,4 +259,65 @@ func TestReceiptStatus(t *testing.T) {
 
 	r.key("0", "OK", "2", "99", "OK")
 	r.wantLine("на этом терминале")
+}
+
+// Without paper, a service's confirm screen still names the service, the
+// account, its holder and the debt (SPEC §2); the no-receipt notice takes
+// the line of the OK hint, or, when the holder needs a line of its own,
+// waits for insert_cash, still before any cash.
+func TestServiceConfirmWithoutPaperKeepsWhatTheCustomerChecks(t *testing.T) {
+	r := newSvcRig(t, nil, &fakeReceipts{})
+	r.pick("3")
+	r.key("123456789", "OK")
+	r.want(kiosk.StateConfirm)
+	for _, l := range []string{"Алсеко", "123456789 Н***н К.", "Долг: 12 345 ₸", "Чек не будет выдан"} {
+		r.wantLine(l)
+	}
+	r.key("OK")
+	r.want(kiosk.StateInsertCash)
+	r.wantLine("Чек не будет выдан")
+	r.key("CANCEL")
+	r.want(kiosk.StateIdle)
+
+	r.pick("3")
+	r.key("123456789012", "OK") // the holder no longer fits beside it
+	r.want(kiosk.StateConfirm)
+	for _, l := range []string{"Алсеко", "123456789012", "Н***н К.", "Долг: 12 345 ₸"} {
+		r.wantLine(l)
+	}
+	r.key("OK")
+	r.want(kiosk.StateInsertCash)
+	r.wantLine("Чек не будет выдан")
+	r.feed(kiosk.Tenge(5000))
+	r.wantNoLine("Чек не будет выдан") // the total has the line now
+	r.wantLine("5 000 ₸")
+}
+
+// With paper and a holder beside the account, the debt and the OK hint both
+// show; the address gives way.
+func TestServiceConfirmShowsTheHintBesideTheDebt(t *testing.T) {
+	r := newSvcRig(t, nil, &fakeReceipts{ready: true})
+	r.pick("3")
+	r.key("123456789", "OK")
+	r.want(kiosk.StateConfirm)
+	for _, l := range []string{"Алсеко", "123456789 Н***н К.", "Долг: 12 345 ₸", "OK да / CANCEL нет"} {
+		r.wantLine(l)
+	}
+}
+
+// A receipt number of five digits or more still shows the date, whole; the
+// time gives way when the line is full.
+func TestReceiptStatusLongNumberKeepsTheDate(t *testing.T) {
+	at := time.Date(2026, 12, 4, 10, 30, 0, 0, time.Local)
+	r := newSvcRig(t, fakePayments{
+		123456: {ReceiptNo: 123456, CompletedAt: at, Amount: kiosk.Tenge(3000), Service: "alseco", Payee: "***6789", State: kiosk.ReceiptCredited},
+		1234:   {ReceiptNo: 1234, CompletedAt: at, Amount: kiosk.Tenge(3000), Service: "alseco", Payee: "***6789", State: kiosk.ReceiptCredited},
+	})
+	r.key("0", "OK", "2", "123456", "OK")
+	r.want(kiosk.StateReceiptStatus)
+	r.wantLine("№123456 04.12.26")
+	r.wantNoLine("10:") // no time cut short
+	r.key("OK")
+	r.key("0", "OK", "2", "1234", "OK")
+	r.wantLine("№1234 04.12.26 10:30")
 }
