@@ -105,6 +105,8 @@ type tortureRig struct {
 	bin     string
 	emu     tortureAcceptor
 	proto   string
+	aim     int  // the instant every kill cuts the acceptor's power at, or -1: the seed picks the kill
+	variant bool // the seed's pick of the way the protocol's units differ (tortureProtocol)
 
 	// The data dir kioskd persists everything in: r.dir itself on disk,
 	// or on the lazyfs mount lfs, which writes to backing only what a power
@@ -240,7 +242,7 @@ func newTortureRig(t *testing.T, bin string, proto tortureProtocol, seed uint64,
 	})
 	r := &tortureRig{t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, 0x70a7)), dir: dir, bin: bin,
 		cuts: map[string]int{}, logPath: filepath.Join(dir, "kioskd.log"), bankDB: filepath.Join(dir, "bank.db"),
-		receipts: map[int64]shownReceipt{}, dataDir: dir, collected: map[kiosk.Money]int{}, proto: proto.name}
+		receipts: map[int64]shownReceipt{}, dataDir: dir, collected: map[kiosk.Money]int{}, proto: proto.name, aim: -1}
 	if fsKind != "disk" {
 		r.cruel = fsKind == "lazyfs-cruel"
 		// The data dir is there before the first boot, as the installer
@@ -261,6 +263,7 @@ func newTortureRig(t *testing.T, bin string, proto tortureProtocol, seed uint64,
 
 	// Half the runs with a unit of each way the protocol's units differ.
 	variant := r.rng.IntN(2) == 0
+	r.variant = variant
 	alog, err := os.Create(filepath.Join(dir, "acceptor.log"))
 	if err != nil {
 		t.Fatal(err)
@@ -374,6 +377,9 @@ func (r *tortureRig) torment(i int, l *tortureLife) (killed bool) {
 	duringStart := r.rng.Float64() < 0.3
 	delay := time.Duration(r.rng.Int64N(int64(3 * time.Second)))
 	instant := r.rng.IntN(len(r.emu.instants))
+	if r.aim >= 0 {
+		roll, instant = 0, r.aim
+	}
 	at := r.emu.instants[instant]
 	if roll < 0.4 || !duringStart {
 		// Customers come once the kiosk is up; a kiosk that never gets
