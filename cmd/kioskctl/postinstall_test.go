@@ -175,7 +175,7 @@ func TestPostinstallDrainsBeforeRestart(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("exit %d\n%s", code, out)
 		}
-		want := []string{"kioskd --check-config " + r.etc + "/kiosk.yaml", "drain", "systemctl restart tolem.service"}
+		want := []string{"kioskd --check-config " + r.etc + "/kiosk.yaml --keys-only", "drain", "systemctl restart tolem.service"}
 		if got := r.events(); strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("the running kiosk saw %q, want %q\n%s", got, want, out)
 		}
@@ -236,6 +236,71 @@ func TestPostinstallDrainsBeforeRestart(t *testing.T) {
 		}
 		if got := r.events(); len(got) != 0 {
 			t.Errorf("a stopped kiosk saw %q", got)
+		}
+	})
+}
+
+// Removing the package waits for the customer, as an upgrade does, before
+// it stops kioskd; a customer who stays keeps the package and the kiosk.
+func TestPreremoveDrainsBeforeStop(t *testing.T) {
+	ctl := buildKioskctl(t, t.TempDir())
+	remove := func(r *pkgRig, extraEnv ...string) (int, string) {
+		t.Helper()
+		data, err := os.ReadFile(ctl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bin := filepath.Join(r.root, "releases/1.4.0/bin")
+		os.MkdirAll(bin, 0o755)
+		if err := os.WriteFile(filepath.Join(bin, "kioskctl"), data, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "sh", "../../configs/nfpm/scripts/preremove.sh", "remove")
+		cmd.Env = append(r.env, extraEnv...)
+		out, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			return exit.ExitCode(), string(out)
+		} else if err != nil {
+			t.Fatalf("preremove: %v\n%s", err, out)
+		}
+		return 0, string(out)
+	}
+
+	t.Run("drained", func(t *testing.T) {
+		r := newPkgRig(t, ctl, true)
+		code, out := remove(r)
+		want := []string{"drain", "systemctl disable --now tolem.service"}
+		if got := r.events(); code != 0 || strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("exit %d, the running kiosk saw %q, want exit 0 and %q\n%s", code, got, want, out)
+		}
+	})
+	t.Run("customer stays", func(t *testing.T) {
+		r := newPkgRig(t, ctl, true)
+		r.mu.Lock()
+		r.drain = func(req *http.Request) int {
+			<-req.Context().Done()
+			return http.StatusServiceUnavailable
+		}
+		r.mu.Unlock()
+		code, out := remove(r, "TOLEM_DRAIN_TIMEOUT=1s")
+		if code == 0 || !strings.Contains(out, "still mid-session") {
+			t.Errorf("exit %d, want a failure that says the customer stayed\n%s", code, out)
+		}
+		for _, e := range r.events() {
+			if strings.HasPrefix(e, "systemctl") {
+				t.Errorf("%q with a customer mid-session", e)
+			}
+		}
+	})
+	t.Run("not running", func(t *testing.T) {
+		r := newPkgRig(t, ctl, false)
+		code, out := remove(r)
+		want := []string{"systemctl disable --now tolem.service"}
+		if got := r.events(); code != 0 || strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("exit %d, events %q, want exit 0 and %q\n%s", code, got, want, out)
 		}
 	})
 }

@@ -85,3 +85,29 @@ func TestCheckConfigOK(t *testing.T) {
 		}
 	}
 }
+
+// --keys-only, what a package upgrade runs, passes a config whose acceptor
+// is unplugged (kioskd starts without it) and still refuses a wrong value.
+func TestCheckConfigKeysOnlyLeavesTheMachineOut(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "kiosk.yaml")
+	cfg := "terminal_id: KZ-ALA-0001\ndata_dir: " + dir + "\n" +
+		"bank:\n  url: https://bank.example.kz\n  secret: s3cret\n" +
+		"acceptor:\n  protocol: ccnet\n  port: " + filepath.Join(dir, "ttyUSB9") + "\n"
+	os.WriteFile(path, []byte(cfg), 0o600)
+	var out, errb strings.Builder
+	if code := run([]string{"--check-config", path}, nil, &out, &errb); code != exitBadConfig {
+		t.Fatalf("without --keys-only: exit %d, want %d for the unplugged acceptor:\n%s%s", code, exitBadConfig, out.String(), errb.String())
+	}
+	out.Reset()
+	errb.Reset()
+	if code := run([]string{"--check-config", path, "--keys-only"}, nil, &out, &errb); code != exitOK ||
+		!strings.Contains(out.String(), "skipped  the machine: not looked at (--keys-only)") || strings.Contains(out.String(), "ttyUSB9") {
+		t.Fatalf("--keys-only: exit %d, stdout:\n%s\nstderr:\n%s\nwant exit 0 and the machine not looked at", code, out.String(), errb.String())
+	}
+	os.WriteFile(path, []byte(strings.Replace(cfg, "https://bank.example.kz", "https://bank.example.kz:99999", 1)), 0o600)
+	errb.Reset()
+	if code := run([]string{"--check-config", path, "--keys-only"}, nil, &out, &errb); code != exitBadConfig || !strings.Contains(errb.String(), "bank.url") {
+		t.Fatalf("--keys-only with a wrong port: exit %d, stderr:\n%s\nwant exit %d naming bank.url", code, errb.String(), exitBadConfig)
+	}
+}

@@ -76,6 +76,12 @@ func startControl(path string, c *control) (*controlServer, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 		return nil, fmt.Errorf("control socket dir: %w", err)
 	}
+	// A socket someone still answers on is not stale: taking it over would
+	// leave technicians talking to one kioskd about another's kiosk.
+	if conn, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		conn.Close()
+		return nil, fmt.Errorf("control socket %s is served by another process (another kioskd?): stop it, or give this kioskd its own control.socket", path)
+	}
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("remove stale control socket: %w", err)
 	}

@@ -5,6 +5,7 @@
 //	kioskd --config /etc/tolem/kiosk.yaml   a kiosk on its hardware
 //	kioskd --sim                            the whole kiosk simulated in this terminal
 //	kioskd --check-config FILE              validate a config and exit
+//	kioskd --check-config FILE --keys-only  validate its keys and values only
 //	kioskd -version                         print the version
 //
 // Exit codes: 0 clean stop; 1 runtime failure (systemd restarts it);
@@ -52,6 +53,7 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 	var (
 		configPath  = fs.String("config", "", "the kiosk's config `file` (YAML)")
 		checkConfig = fs.String("check-config", "", "check the config `file` and what it names on this machine (data dir, serial ports, socket dirs), then exit")
+		keysOnly    = fs.Bool("keys-only", false, "with --check-config: the keys and values only, not this machine (what a package upgrade checks: an unplugged acceptor must not hold a release back)")
 		sim         = fs.Bool("sim", false, "run the whole kiosk simulated on this machine: acceptor on a pty, bank sandbox on loopback, front panel in the terminal")
 		dataDir     = fs.String("data-dir", "", "with --sim: the data `dir` (default: the user cache dir's tolem-sim)")
 		headless    = fs.Bool("headless", false, "with --sim: no terminal panel, only the panel socket")
@@ -81,7 +83,7 @@ func run(args []string, stdin *os.File, stdout, stderr io.Writer) int {
 		return exitOK
 	}
 	if *checkConfig != "" {
-		return runCheckConfig(*checkConfig, stdout, stderr)
+		return runCheckConfig(*checkConfig, *keysOnly, stdout, stderr)
 	}
 
 	opts := daemonOptions{

@@ -101,7 +101,9 @@ if [ -d "$SYSTEMD_RUN" ] && [ -n "$2" ] && systemctl is-active --quiet tolem.ser
 fi
 new="$ROOT/releases/$version/bin"
 if [ "$switch" = yes ] && [ "$running" = yes ]; then
-	if ! "$new/kioskd" --check-config "$ETC/kiosk.yaml"; then
+	# The keys only: an acceptor away for repair must not hold the release
+	# back (kioskd starts without it and waits for it).
+	if ! "$new/kioskd" --check-config "$ETC/kiosk.yaml" --keys-only; then
 		echo "tolem: kioskd $version refuses $ETC/kiosk.yaml (above); the kiosk keeps running $current. Fix the config, then: dpkg --configure -a" >&2
 		exit 1
 	fi
