@@ -79,14 +79,16 @@ test-deps-promtool:
 # while customers pay in; SEED=n replays a run's choices. Its data dir is on
 # the power-cut file system (TORTURE_FS=lazyfs, FUSE needed: make test-deps),
 # so each SIGKILL also loses what kioskd had not fsynced; TORTURE_FS=disk
-# runs it on the disk. make test runs it with 30 cuts, on lazyfs where FUSE
-# works.
+# runs it on the disk. PROTOCOL=id003 runs it over the ID-003 acceptor
+# instead of CCNET. make test runs it with 30 cuts over each protocol, on
+# lazyfs where FUSE works.
 CUTS ?= 1000
 SEED ?=
 COLLECT_EVERY ?=
 TORTURE_FS ?= lazyfs
-torture: ## kill kioskd CUTS times (default 1000) mid-payment, power cuts on lazyfs, and check every bill is credited once; SEED=n replays
-	TORTURE_CUTS=$(CUTS) TORTURE_SEED=$(SEED) TORTURE_FS=$(TORTURE_FS) TORTURE_COLLECT_EVERY=$(COLLECT_EVERY) CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 0 \
+PROTOCOL ?= ccnet
+torture: ## kill kioskd CUTS times (default 1000) mid-payment, power cuts on lazyfs, and check every bill is credited once; SEED=n replays, PROTOCOL=id003
+	TORTURE_CUTS=$(CUTS) TORTURE_SEED=$(SEED) TORTURE_FS=$(TORTURE_FS) TORTURE_COLLECT_EVERY=$(COLLECT_EVERY) TORTURE_PROTOCOL=$(PROTOCOL) CGO_ENABLED=1 $(GO) test -race -count=1 -timeout 0 \
 	  -run '^TestTorturePowerCuts$$' -v ./cmd/kioskd/
 
 # Cost as the work grows (BENCHMARKS.md): the soak samples kioskd --sim's

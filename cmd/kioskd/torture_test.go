@@ -25,16 +25,15 @@ import (
 
 	_ "modernc.org/sqlite"
 
-	"tolem/devices/ccnet/ccnettest"
 	"tolem/internal/testfs/lazyfs"
 	"tolem/kiosk"
 	"tolem/sync/bankapi/banksim"
 )
 
 // The power-cut torture test: the real kioskd, started again and again on
-// one data dir, with customers paying in through the sim panel, a CCNET
-// emulator on a pty and the bank sandbox (both in this process, so they
-// outlive every kioskd), killed at random instants: SIGKILL (a power cut,
+// one data dir, with customers paying in through the sim panel, a bill
+// acceptor emulator on a pty and the bank sandbox (both in this process, so
+// they outlive every kioskd), killed at random instants: SIGKILL (a power cut,
 // half the time with the acceptor losing power at the same instant, at a
 // chosen point of a bill's way) or SIGTERM (a restart, which must end
 // cleanly within the stop timeout). After each restart, once the kiosk is
@@ -46,6 +45,10 @@ import (
 // replay takes the same decisions, not the same microseconds); TORTURE_CUTS=n
 // sets the number of kills (default tortureShortCuts, the form make test
 // runs; make torture runs 1 000).
+//
+// TORTURE_PROTOCOL picks the acceptor's protocol, ccnet or id003 (a row of
+// tortureProtocols each): the emulator it speaks and the shipped driver that
+// drives it. Unset, as in make test, the test runs over each in turn.
 //
 // TORTURE_FS picks where the kiosk's data dir lives. lazyfs: on the power-cut
 // file system (internal/testfs/lazyfs), so that a SIGKILL is followed by a
@@ -100,7 +103,10 @@ type tortureRig struct {
 	cfgPath string
 	logPath string
 	bin     string
-	emu     *ccnettest.Emulator
+	emu     tortureAcceptor
+	proto   string
+	aim     int  // the instant every kill cuts the acceptor's power at, or -1: the seed picks the kill
+	variant bool // the seed's pick of the way the protocol's units differ (tortureProtocol)
 
 	// The data dir kioskd persists everything in: r.dir itself on disk,
 	// or on the lazyfs mount lfs, which writes to backing only what a power
@@ -164,11 +170,23 @@ func TestTorturePowerCuts(t *testing.T) {
 	seed := tortureEnvInt(t, "TORTURE_SEED", uint64(time.Now().UnixNano())%1_000_000_000)
 	cuts := int(tortureEnvInt(t, "TORTURE_CUTS", tortureShortCuts))
 	fsKind, why := tortureFS(t)
-	t.Logf("torture seed %d, %d cuts, data dir on %s (%s) (replay: TORTURE_SEED=%d TORTURE_CUTS=%d TORTURE_FS=%s)",
-		seed, cuts, fsKind, why, seed, cuts, fsKind)
-	fmt.Fprintf(os.Stderr, "torture: seed %d, %d cuts, data dir on %s\n", seed, cuts, fsKind)
+	protos, err := tortureProtocolsFor(os.Getenv("TORTURE_PROTOCOL"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range protos {
+		t.Run(p.name, func(t *testing.T) {
+			t.Logf("torture over %s: seed %d, %d cuts, data dir on %s (%s) (replay: TORTURE_PROTOCOL=%s TORTURE_SEED=%d TORTURE_CUTS=%d TORTURE_FS=%s)",
+				p.name, seed, cuts, fsKind, why, p.name, seed, cuts, fsKind)
+			fmt.Fprintf(os.Stderr, "torture: %s, seed %d, %d cuts, data dir on %s\n", p.name, seed, cuts, fsKind)
+			tortureRun(t, bin, p, seed, cuts, fsKind)
+		})
+	}
+}
 
-	r := newTortureRig(t, bin, seed, fsKind)
+// tortureRun is one torture run over protocol p.
+func tortureRun(t *testing.T, bin string, p tortureProtocol, seed uint64, cuts int, fsKind string) {
+	r := newTortureRig(t, bin, p, seed, fsKind)
 	r.collectEvery = int(tortureEnvInt(t, "TORTURE_COLLECT_EVERY", tortureCollectEvery))
 	began := time.Now()
 	var life *tortureLife
@@ -210,7 +228,7 @@ func tortureFS(t *testing.T) (kind, why string) {
 	}
 }
 
-func newTortureRig(t *testing.T, bin string, seed uint64, fsKind string) *tortureRig {
+func newTortureRig(t *testing.T, bin string, proto tortureProtocol, seed uint64, fsKind string) *tortureRig {
 	dir, err := os.MkdirTemp("", "tt")
 	if err != nil {
 		t.Fatal(err)
@@ -224,7 +242,7 @@ func newTortureRig(t *testing.T, bin string, seed uint64, fsKind string) *tortur
 	})
 	r := &tortureRig{t: t, seed: seed, rng: rand.New(rand.NewPCG(seed, 0x70a7)), dir: dir, bin: bin,
 		cuts: map[string]int{}, logPath: filepath.Join(dir, "kioskd.log"), bankDB: filepath.Join(dir, "bank.db"),
-		receipts: map[int64]shownReceipt{}, dataDir: dir, collected: map[kiosk.Money]int{}}
+		receipts: map[int64]shownReceipt{}, dataDir: dir, collected: map[kiosk.Money]int{}, proto: proto.name, aim: -1}
 	if fsKind != "disk" {
 		r.cruel = fsKind == "lazyfs-cruel"
 		// The data dir is there before the first boot, as the installer
@@ -243,29 +261,18 @@ func newTortureRig(t *testing.T, bin string, seed uint64, fsKind string) *tortur
 		r.dataDir = filepath.Join(mp, "kiosk")
 	}
 
-	// Half the runs with a unit that repeats an unacknowledged STACKED, half
-	// with one that says it once (ccnet.md A.4-6).
-	repeat := r.rng.IntN(2) == 0
+	// Half the runs with a unit of each way the protocol's units differ.
+	variant := r.rng.IntN(2) == 0
+	r.variant = variant
 	alog, err := os.Create(filepath.Join(dir, "acceptor.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { alog.Close() })
 	r.emuLog = slog.New(slog.NewTextHandler(alog, nil))
-	emu, err := ccnettest.Start(ccnettest.EmuOptions{
-		Log:           r.emuLog,
-		LinkPath:      filepath.Join(dir, "acceptor.tty"),
-		RepeatUnACKed: repeat,
-		AcceptTime:    60 * time.Millisecond,
-		StackStart:    40 * time.Millisecond,
-		StackTime:     300 * time.Millisecond,
-		ReturnTime:    100 * time.Millisecond,
-		RejectTime:    100 * time.Millisecond,
-		InitTime:      100 * time.Millisecond,
-		PowerOffTime:  150 * time.Millisecond,
-	})
+	emu, acceptorYAML, about, err := proto.start(filepath.Join(dir, "acceptor.tty"), r.emuLog, variant)
 	if err != nil {
-		t.Skipf("cannot start the acceptor emulator (no pseudo-terminals?): %v", err)
+		t.Skipf("cannot start the %s acceptor emulator (no pseudo-terminals?): %v", proto.name, err)
 	}
 	t.Cleanup(func() { emu.Close() })
 	r.emu = emu
@@ -292,18 +299,18 @@ func newTortureRig(t *testing.T, bin string, seed uint64, fsKind string) *tortur
 	cfg := fmt.Sprintf(`terminal_id: %s
 data_dir: %s
 bank: {url: "http://%s", secret: %s, timeout: 2s, lookup_timeout: 1s}
-acceptor: {protocol: ccnet, port: %s}
+acceptor: %s
 panel: {kind: sim, socket: %s}
 control: {socket: %s}
 flow: {insert_timeout: 30s, done_timeout: 1s}
 sync: {heartbeat_interval: 5s, min_backoff: 50ms, max_backoff: 1s, poll_after: 400ms, batch_size: 10}
 log: {level: info}
-`, tortureTerminal, r.dataDir, ln.Addr(), tortureSecret, emu.LinkPath(),
+`, tortureTerminal, r.dataDir, ln.Addr(), tortureSecret, acceptorYAML,
 		filepath.Join(dir, "panel.sock"), filepath.Join(dir, "control.sock"))
 	if err := os.WriteFile(r.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("acceptor repeats unacknowledged events: %v; bank faults %+v", repeat, tortureFaults)
+	t.Logf("%s; bank faults %+v", about, tortureFaults)
 	return r
 }
 
@@ -369,7 +376,11 @@ func (r *tortureRig) torment(i int, l *tortureLife) (killed bool) {
 	roll := r.rng.Float64()
 	duringStart := r.rng.Float64() < 0.3
 	delay := time.Duration(r.rng.Int64N(int64(3 * time.Second)))
-	at := ccnettest.Instants()[r.rng.IntN(len(ccnettest.Instants()))]
+	instant := r.rng.IntN(len(r.emu.instants))
+	if r.aim >= 0 {
+		roll, instant = 0, r.aim
+	}
+	at := r.emu.instants[instant]
 	if roll < 0.4 || !duringStart {
 		// Customers come once the kiosk is up; a kiosk that never gets
 		// there after a cut is a defect of its own.
@@ -391,28 +402,28 @@ func (r *tortureRig) torment(i int, l *tortureLife) (killed bool) {
 	}
 	switch {
 	case roll < 0.4:
-		fired := make(chan ccnettest.Cut, 1)
+		fired := make(chan string, 1)
 		pid := l.cmd.Process.Pid
-		r.emu.PowerCutAt(at, func(c ccnettest.Cut) {
+		r.emu.cutAt(instant, func(c string) {
 			syscall.Kill(pid, syscall.SIGKILL) // the same instant: both lose power
 			fired <- c
 		})
 		select {
 		case c := <-fired:
-			r.note(i, killPower, at.String(), c.String())
+			r.note(i, killPower, at, c)
 		case <-time.After(12 * time.Second):
 			if !r.emu.Disarm() {
 				c := <-fired
-				r.note(i, killPower, at.String(), c.String())
+				r.note(i, killPower, at, c)
 				break
 			}
 			l.cmd.Process.Kill()
-			r.note(i, killMissed, at.String(), "no bill reached it in 12 s")
+			r.note(i, killMissed, at, "no bill reached it in 12 s")
 		case <-l.exited:
 			if !r.emu.Disarm() {
 				// The cut came, and kioskd died of it before we looked.
 				c := <-fired
-				r.note(i, killPower, at.String(), c.String())
+				r.note(i, killPower, at, c)
 				break
 			}
 			r.unexpectedExit(i, l)
@@ -1061,8 +1072,8 @@ func (r *tortureRig) finish(began time.Time) {
 
 	// The figures.
 	var b strings.Builder
-	fmt.Fprintf(&b, "torture seed %d: %d cuts in %s, %d kioskd runs, data dir on %s (%d power cuts of it)\n",
-		r.seed, r.kills, time.Since(began).Round(time.Second), r.lives, r.fsName(), r.fsCuts)
+	fmt.Fprintf(&b, "torture over %s, seed %d: %d cuts in %s, %d kioskd runs, data dir on %s (%d power cuts of it)\n",
+		r.proto, r.seed, r.kills, time.Since(began).Round(time.Second), r.lives, r.fsName(), r.fsCuts)
 	for _, k := range slices.Sorted(func(yield func(string) bool) {
 		for k := range r.cuts {
 			if !yield(k) {

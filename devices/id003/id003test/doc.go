@@ -18,6 +18,19 @@
 // cut at any point of a bill's way, damaged and lost frames, a silent unit
 // and a USB-serial adapter unplugged and plugged back.
 //
+// Power cuts can be aimed: PowerCutAt arms one for the next time a bill
+// reaches an Instant of its way (drawn in, told in escrow, STACK
+// acknowledged, half-way into the stacker, landed but VEND VALID untold,
+// VEND VALID sent but not acknowledged), and runs a hook at that very moment
+// so a test can kill the controller with it. The instants are numbered as
+// the CCNET emulator's, so one table serves both. The unit keeps the bill
+// where the mechanics had it: in the head it powers up with BILL IN
+// ACCEPTOR and gives the bill back at RESET; half-way into the stacker, or in
+// the cassette with its VEND VALID not acknowledged, it powers up with BILL IN
+// STACKER and the bill stays in the cassette. Cassette is the unit's own
+// count of the bills in its cassette: the physical truth a collection
+// counts, against which the kiosk's ledger and the bank are checked.
+//
 // JCM's country code for tenge is not published; the emulator's default
 // table uses KZTCountry, a made-up code, so that the driver's recognition of
 // tenge by value is what the tests exercise.

@@ -70,7 +70,11 @@ type EmuOptions struct {
 	// moving it to the stacker or back (StackTime, ReturnTime, 500 ms),
 	// ejecting a refused one (RejectTime, 500 ms), initialising after RESET
 	// (InitTime, 1 s) and being off during PowerCycle (PowerOffTime, 300 ms).
+	// StackStart is how long the transport waits between taking STACK and
+	// moving the bill (0: it moves at once); during it the unit already
+	// answers STACKING but the bill is still in the head.
 	AcceptTime   time.Duration
+	StackStart   time.Duration
 	StackTime    time.Duration
 	ReturnTime   time.Duration
 	RejectTime   time.Duration
@@ -122,6 +126,7 @@ const (
 	stAccepting step = iota + 1
 	stEscrow
 	stHolding
+	stStackAcked // STACK taken, the bill not moving yet
 	stStacking
 	stVendValid // in the stacker, waiting for the controller's ACK
 	stStacked
@@ -130,7 +135,7 @@ const (
 )
 
 var stepNames = map[step]string{stAccepting: "accepting", stEscrow: "escrow", stHolding: "holding",
-	stStacking: "stacking", stVendValid: "vend_valid", stStacked: "stacked", stReturning: "returning",
+	stStackAcked: "stack_acked", stStacking: "stacking", stVendValid: "vend_valid", stStacked: "stacked", stReturning: "returning",
 	stRejecting: "rejecting"}
 
 // bill is the bill in the unit's path.
@@ -164,9 +169,13 @@ type Emulator struct {
 
 	corrupt, corruptVend, drop, damageIn, damageACK int
 	silentUntil                                     time.Time
-	stacked                                         map[kiosk.Money]int
+	stacked                                         map[kiosk.Money]int // every bill ever stacked
+	cassette                                        map[kiosk.Money]int // the bills in the cassette now
 	returned                                        int
 	acks                                            []int // ACKs each VEND VALID bill got, in order
+
+	cut      *armedCut // a power cut waiting for its instant
+	cutAfter bool      // cut the power once the answer being sent is out
 
 	master, slave *os.File
 	path          string
@@ -193,7 +202,7 @@ func Start(opts EmuOptions) (*Emulator, error) {
 	if opts.StackedPolls <= 0 {
 		opts.StackedPolls = 1
 	}
-	e := &Emulator{opts: opts, log: opts.Log, stacked: map[kiosk.Money]int{}, powerCode: id003.StPowerUp,
+	e := &Emulator{opts: opts, log: opts.Log, stacked: map[kiosk.Money]int{}, cassette: map[kiosk.Money]int{}, powerCode: id003.StPowerUp,
 		version: opts.Version, table: opts.Table, inhibited: true}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
@@ -353,6 +362,7 @@ func (e *Emulator) serve(m *os.File) {
 				if _, err := m.Write(ans); err != nil {
 					return
 				}
+				e.answerSent()
 			}
 		case errors.Is(err, id003.ErrCRC):
 			if ans := e.badFrame(); ans != nil {
@@ -413,6 +423,9 @@ func (e *Emulator) handle(f id003.Frame) []byte {
 		return nil
 	}
 	e.advance(now)
+	if now.Before(e.silentUntil) {
+		return nil // the power went while the mechanics moved
+	}
 	cmd, arg := f.Code(), f.Data[1:]
 	if cmd != id003.CmdStatusRequest {
 		e.log.Debug("acceptor emulator command", "frame", f.String())
@@ -442,10 +455,11 @@ func (e *Emulator) handle(f id003.Frame) []byte {
 	case cmd == id003.CmdStack1 || cmd == id003.CmdStack2:
 		switch {
 		case b != nil && (b.step == stEscrow || b.step == stHolding):
-			b.step, b.until = stStacking, now.Add(e.opts.StackTime)
+			b.step, b.until = stStackAcked, now.Add(e.opts.StackStart)
+			e.cutOnAnswer(AtStackAcked)
 			e.save()
 			ans = ack
-		case b != nil && (b.step == stStacking || b.step == stVendValid) && !e.opts.RepeatInvalid:
+		case b != nil && (b.step == stStackAcked || b.step == stStacking || b.step == stVendValid) && !e.opts.RepeatInvalid:
 			ans = ack
 		default:
 			ans = invalid
@@ -505,6 +519,7 @@ func (e *Emulator) statusAnswer() []byte {
 	b := e.bill
 	// The credit is never hidden behind a fault: it waits for its ACK.
 	if b != nil && b.step == stVendValid {
+		e.cutOnAnswer(AtVendValidUnacked)
 		return []byte{id003.StVendValid}
 	}
 	switch {
@@ -528,10 +543,11 @@ func (e *Emulator) statusAnswer() []byte {
 		case stAccepting:
 			return []byte{id003.StAccepting}
 		case stEscrow:
+			e.cutOnAnswer(AtEscrow)
 			return []byte{id003.StEscrow, b.code}
 		case stHolding:
 			return []byte{id003.StHolding}
-		case stStacking:
+		case stStackAcked, stStacking:
 			return []byte{id003.StStacking}
 		case stStacked:
 			if b.left--; b.left <= 0 {
@@ -577,11 +593,17 @@ func (e *Emulator) reset(now time.Time) {
 }
 
 // toStacker puts a bill of code c in the cash box.
-func (e *Emulator) toStacker(c byte) { e.stacked[e.value(c)]++ }
+func (e *Emulator) toStacker(c byte) {
+	e.stacked[e.value(c)]++
+	e.cassette[e.value(c)]++
+}
 
 // advance runs the unit's mechanics up to now. Each step ends at its own time,
 // so a controller that polls late sees what a real unit would have done.
 func (e *Emulator) advance(now time.Time) {
+	if e.cutAfter {
+		return // the power goes as soon as the answer now being sent is out
+	}
 	if e.phase == phInit && !now.Before(e.initUntil) {
 		e.phase = phRunning
 		e.inhibited = !e.opts.ComesUpEnabled
@@ -607,9 +629,22 @@ func (e *Emulator) advance(now time.Time) {
 			// Nobody answered the escrow in time: the unit gives it back.
 			b.step, b.reason, b.until = stRejecting, id003.RejectInhibit, at.Add(e.opts.RejectTime)
 			e.returned++
+		case stStackAcked:
+			b.step, b.until = stStacking, at.Add(e.opts.StackTime)
+			e.armMidStack(b)
 		case stStacking:
+			if e.cutDue(AtStacking) {
+				// Nobody looked while the bill moved: the power went half-way.
+				e.cutLocked(now, AtStacking)
+				return
+			}
 			e.toStacker(b.code)
 			b.step, b.until = stVendValid, time.Time{}
+			if e.cutDue(AtVendValidUntold) {
+				e.save()
+				e.cutLocked(now, AtVendValidUntold)
+				return
+			}
 		case stReturning:
 			e.returned++
 			e.bill = nil
@@ -651,6 +686,9 @@ func (e *Emulator) insert(code byte, reason byte) error {
 		reason = id003.RejectInhibit
 	}
 	e.bill = &bill{code: code, step: stAccepting, until: now.Add(e.opts.AcceptTime), reason: reason}
+	if reason == 0 && e.cutDue(AtAccepting) {
+		e.cutLocked(now, AtAccepting)
+	}
 	return nil
 }
 
@@ -743,7 +781,7 @@ func (e *Emulator) cassetteEvent(set func()) {
 		case stStacking:
 			b.until = now
 			e.advance(now)
-		case stEscrow, stHolding, stReturning, stAccepting:
+		case stEscrow, stHolding, stStackAcked, stReturning, stAccepting:
 			e.returned++
 			e.bill = nil
 		}
@@ -758,12 +796,13 @@ func (e *Emulator) RemoveCassette() { e.cassetteEvent(func() { e.cassetteOut = t
 // FillCassette makes the cash box full.
 func (e *Emulator) FillCassette() { e.cassetteEvent(func() { e.cassetteFull = true }) }
 
-// InsertCassette puts an empty cash box in. Stacked keeps counting every bill
-// the unit ever stacked.
+// InsertCassette puts an empty cash box in: Cassette starts from zero, while
+// Stacked keeps counting every bill the unit ever stacked.
 func (e *Emulator) InsertCassette() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.cassetteOut, e.cassetteFull = false, false
+	e.cassette = map[kiosk.Money]int{}
 	e.save()
 }
 
@@ -810,7 +849,7 @@ func (e *Emulator) BillInFlight() kiosk.BillPosition {
 		switch b.step {
 		case stStacking, stVendValid:
 			return kiosk.BillInStacker
-		case stAccepting, stEscrow, stHolding, stReturning:
+		case stAccepting, stEscrow, stHolding, stStackAcked, stReturning:
 			return kiosk.BillInValidator
 		}
 	}
@@ -946,12 +985,13 @@ func (e *Emulator) peekLocked() []byte {
 	if e.bill != nil {
 		saved = *e.bill
 	}
-	b := e.bill
+	b, cutAfter := e.bill, e.cutAfter
 	ans := e.statusAnswer()
 	if b != nil {
 		*b = saved
 		e.bill = b
 	}
+	e.cutAfter = cutAfter
 	return ans
 }
 
@@ -960,10 +1000,13 @@ func (e *Emulator) save() {
 	if e.opts.StateFile == "" {
 		return
 	}
-	st := persisted{Stacked: map[string]int{}, Returned: e.returned, Recover: e.recover,
+	st := persisted{Stacked: map[string]int{}, Cassette: map[string]int{}, Returned: e.returned, Recover: e.recover,
 		CassetteOut: e.cassetteOut, CassetteFull: e.cassetteFull, Jammed: e.jammed}
 	for v, n := range e.stacked {
 		st.Stacked[fmt.Sprint(int64(v))] = n
+	}
+	for v, n := range e.cassette {
+		st.Cassette[fmt.Sprint(int64(v))] = n
 	}
 	if b := e.bill; b != nil && b.step != stRejecting && b.step != stStacked {
 		st.BillCode, st.BillStep = b.code, stepNames[b.step]
@@ -982,6 +1025,17 @@ func (e *Emulator) load() error {
 		var m int64
 		if _, err := fmt.Sscan(v, &m); err == nil {
 			e.stacked[kiosk.Money(m)] = n
+		}
+	}
+	if st.Cassette == nil {
+		// A state file from before the cassette was counted apart: it held
+		// every bill stacked.
+		st.Cassette = st.Stacked
+	}
+	for v, n := range st.Cassette {
+		var m int64
+		if _, err := fmt.Sscan(v, &m); err == nil {
+			e.cassette[kiosk.Money(m)] = n
 		}
 	}
 	e.returned, e.recover = st.Returned, st.Recover

@@ -6,13 +6,15 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 )
 
 // persisted is what a unit keeps through a power cut: the bill in its path
 // (the mechanics do not move without power), the bill it found in the
 // stacker and has not reported yet, the cash box's content and condition.
 type persisted struct {
-	Stacked      map[string]int `json:"stacked"` // value in tiyn → count
+	Stacked      map[string]int `json:"stacked"`            // value in tiyn → count, every bill ever stacked
+	Cassette     map[string]int `json:"cassette,omitempty"` // value in tiyn → count, in the cassette now
 	Returned     int            `json:"returned"`
 	BillCode     byte           `json:"bill_code,omitempty"`
 	BillStep     string         `json:"bill_step,omitempty"`
@@ -27,13 +29,35 @@ func (p persisted) write(path string) error {
 	if err != nil {
 		return err
 	}
-	// Write then rename: a kill between the two leaves the old state, never a
-	// torn file.
+	// A synced temporary file renamed over the state, then the directory
+	// synced: a power cut at any point leaves the old state or the new one.
+	// Without the first sync the rename can reach the disk before the data
+	// (an empty state file); without the second, the rename itself is lost.
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 func readPersisted(path string) (*persisted, error) {
