@@ -390,10 +390,9 @@ func (r *tortureRig) torment(i int, l *tortureLife) (killed bool) {
 			r.unexpectedExit(i, l)
 			return false
 		case <-time.After(idleWait):
-			r.problem("after %s (seed %d): kioskd life %d did not come back to idle within %s (see kioskd.log)",
+			r.problem("after %s (seed %d): kioskd life %d did not come back to idle within %s (its goroutines are in kioskd.log)",
 				r.last(), r.seed, l.n, idleWait)
-			l.cmd.Process.Kill()
-			<-l.exited
+			dumpAndKill(l)
 			r.note(i, killPlain, "", "stuck before idle")
 			return true
 		}
@@ -912,10 +911,9 @@ func (r *tortureRig) visit(i int) {
 	go r.customers(l, false) // only the recovery check
 	<-l.done
 	if !isClosed(l.idle) {
-		r.problem("after %s (seed %d): kioskd life %d did not come back to idle within %s for the collection (see kioskd.log)",
+		r.problem("after %s (seed %d): kioskd life %d did not come back to idle within %s for the collection (its goroutines are in kioskd.log)",
 			r.last(), r.seed, l.n, idleWait)
-		l.cmd.Process.Kill()
-		<-l.exited
+		dumpAndKill(l)
 		r.powerCut()
 		return
 	}
@@ -939,6 +937,19 @@ func (r *tortureRig) visit(i int) {
 		r.mu.Unlock()
 	}
 	r.stop(l, fmt.Sprintf("after the collection after cut %d", i))
+}
+
+// dumpAndKill ends a stuck kioskd with SIGQUIT, on which the Go runtime
+// writes every goroutine's stack to kioskd.log: where it hung is there for
+// whoever reads the failure. SIGKILL follows if even that does not end it.
+func dumpAndKill(l *tortureLife) {
+	l.cmd.Process.Signal(syscall.SIGQUIT)
+	select {
+	case <-l.exited:
+	case <-time.After(5 * time.Second):
+		l.cmd.Process.Kill()
+		<-l.exited
+	}
 }
 
 // stop ends a life with SIGTERM, as systemctl stop does: kioskd must exit
