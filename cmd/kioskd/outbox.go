@@ -274,6 +274,9 @@ func describeKiosk(ctx context.Context, w *wiring, hb *outbox.Heartbeat) {
 	if free, total, err := console.DiskSpace(w.cfg.DataDir); err == nil && console.DiskNearlyFull(free, total) {
 		hb.Alarms = append(hb.Alarms, "disk_nearly_full")
 	}
+	if w.ledger != nil && w.ledger.Damaged() != nil {
+		hb.Alarms = append(hb.Alarms, conditionLedgerDamaged)
+	}
 	if j, ok := w.clock.Last(); ok {
 		hb.ClockJump = &outbox.ClockJump{From: j.From, To: j.To}
 	}
