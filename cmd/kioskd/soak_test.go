@@ -67,17 +67,20 @@ func TestSoak(t *testing.T) {
 	type sample struct {
 		topUps, rssKB, goroutines, fds int
 		heapKB, goSysKB                int
+		anonKB, fileKB                 int
 	}
 	pid := k.cmd.Process.Pid
 	take := func(i int) sample {
 		m := scrape(t, addr, "go_goroutines", "go_memstats_heap_inuse_bytes", "go_memstats_sys_bytes")
 		s := sample{topUps: i, rssKB: procStatus(t, pid, "VmRSS"), fds: countFDs(t, pid),
-			goroutines: int(m[0]), heapKB: int(m[1] / 1024), goSysKB: int(m[2] / 1024)}
+			goroutines: int(m[0]), heapKB: int(m[1] / 1024), goSysKB: int(m[2] / 1024),
+			anonKB: procStatus(t, pid, "RssAnon"), fileKB: procStatus(t, pid, "RssFile") + procStatus(t, pid, "RssShmem")}
 		// The Go heap and the runtime's own memory beside the RSS tell the
 		// Go side's growth from SQLite's (its page caches live outside the
-		// Go heap).
-		t.Logf("after %5d top-ups: RSS %6d kB (Go heap %6d kB, Go total %6d kB), %4d goroutines, %3d open files",
-			s.topUps, s.rssKB, s.heapKB, s.goSysKB, s.goroutines, s.fds)
+		// Go heap, in anonymous memory); the file-backed part is the
+		// binary's code as it is first run, and the WAL's shared index.
+		t.Logf("after %5d top-ups: RSS %6d kB (anonymous %6d, files %6d; Go heap %6d kB, Go total %6d kB), %4d goroutines, %3d open files",
+			s.topUps, s.rssKB, s.anonKB, s.fileKB, s.heapKB, s.goSysKB, s.goroutines, s.fds)
 		return s
 	}
 	var samples []sample
