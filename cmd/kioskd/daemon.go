@@ -98,17 +98,6 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 		w.ledger = l
 		led = l
 		defer l.Close()
-		if !l.Checked() {
-			// A big ledger after a clean shutdown: quick_check reads the
-			// whole file, so it runs beside the customers, not before them.
-			go func() {
-				if err := l.QuickCheck(ctx); err != nil && ctx.Err() == nil {
-					log.Error("ledger damaged: keep a copy of the data directory, then replace the card", "err", err)
-				} else if err == nil {
-					log.Info("ledger quick_check ok")
-				}
-			}()
-		}
 	}
 
 	var acc kiosk.Acceptor
@@ -177,6 +166,11 @@ func runDaemon(ctx context.Context, o daemonOptions) error {
 		Payments: receiptSource{ledger: w.ledger, bank: client, timeout: cfg.Bank.LookupTimeout, log: log},
 	})
 	w.flow = f
+	if w.ledger != nil && !w.ledger.Checked() {
+		// A big ledger: quick_check reads the whole file, so it runs
+		// beside the customers, not before them.
+		go checkLedger(ctx, w.ledger.QuickCheck, f.SetCondition, log)
+	}
 	if fp.keys != nil {
 		go forwardKeys(ctx, fp.keys, f)
 	}

@@ -130,10 +130,12 @@ func (s metricsSource) Disk() (free, total uint64, err error) {
 	return console.DiskSpace(s.w.cfg.DataDir)
 }
 
-// LedgerOK: the ledger opened, and the flow has not lost it since (a write
-// that failed keeps the kiosk out of service for the ledger).
+// LedgerOK: the ledger opened, its background check (if any) found no
+// damage, and the flow has not lost it since (a write that failed keeps the
+// kiosk out of service for the ledger).
 func (s metricsSource) LedgerOK(context.Context) bool {
-	return s.w.ledger != nil && !slices.Contains(s.w.flow.Status().Reasons, flow.ReasonLedger)
+	return s.w.ledger != nil && s.w.ledger.Damaged() == nil &&
+		!slices.Contains(s.w.flow.Status().Reasons, flow.ReasonLedger)
 }
 
 // meteredLedger is the flow's ledger with the timings and counts the

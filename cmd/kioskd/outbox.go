@@ -164,6 +164,7 @@ func startOutbox(ctx context.Context, w *wiring) (io.Closer, error) {
 			"credit_delay", f.CreditDelay.String(), "drop_rate", f.DropRate, "rate_limit", f.RateLimit)
 		tune = t
 	}
+	gate := &outbox.Gate{}
 	ob, err := newOutbox(outboxDeps{
 		sync:     w.cfg.Sync,
 		ledger:   w.ledger,
@@ -173,7 +174,12 @@ func startOutbox(ctx context.Context, w *wiring) (io.Closer, error) {
 		clock:    kiosk.SystemClock{},
 		onChange: w.flow.QueueChanged,
 		describe: func(ctx context.Context, hb *outbox.Heartbeat) { describeKiosk(ctx, w, hb) },
-		tune:     tune,
+		tune: func(o *outbox.Options) {
+			o.Gate = gate
+			if tune != nil {
+				tune(o)
+			}
+		},
 	})
 	if err != nil {
 		return nil, err
@@ -185,7 +191,8 @@ func startOutbox(ctx context.Context, w *wiring) (io.Closer, error) {
 		// A screen change is the cheapest sign of a completed top-up; the
 		// outbox's own ledger check catches anything this misses.
 		last := ""
-		for range screens {
+		for s := range screens {
+			holdForPayment(gate, s.State, time.Now())
 			if t := w.flow.Status().LastTopUp; t != nil && t.ID != last {
 				last = t.ID
 				ob.Wake()
@@ -195,6 +202,20 @@ func startOutbox(ctx context.Context, w *wiring) (io.Closer, error) {
 	ob.Start(ctx)
 	w.outbox = r
 	return r, nil
+}
+
+// holdForPayment holds the outbox back while the flow is in a payment, from
+// its first key to its completion, so that the ledger writes a customer
+// waits on (the escrow record with a bill held, the completion) never queue
+// behind the outbox's. The done screen, the receipt lookup and the resting
+// states let it run: nothing the customer waits on is written there, and the
+// top-up just completed goes to the bank at once.
+func holdForPayment(g *outbox.Gate, s kiosk.State, now time.Time) {
+	if s.InSession() && s != kiosk.StateDone && s != kiosk.StateEnterReceipt && s != kiosk.StateReceiptStatus {
+		g.Hold(now)
+	} else {
+		g.Release()
+	}
 }
 
 // simOutboxEnv reads the sim's environment: the sandbox's faults on top of
@@ -252,6 +273,9 @@ func describeKiosk(ctx context.Context, w *wiring, hb *outbox.Heartbeat) {
 	}
 	if free, total, err := console.DiskSpace(w.cfg.DataDir); err == nil && console.DiskNearlyFull(free, total) {
 		hb.Alarms = append(hb.Alarms, "disk_nearly_full")
+	}
+	if w.ledger != nil && w.ledger.Damaged() != nil {
+		hb.Alarms = append(hb.Alarms, conditionLedgerDamaged)
 	}
 	if j, ok := w.clock.Last(); ok {
 		hb.ClockJump = &outbox.ClockJump{From: j.From, To: j.To}

@@ -23,14 +23,25 @@ import (
 // outbox_draining is the escrow record during a drain after an outage: the
 // drain benchmark's 10 000 unsent top-ups going to a bank that answers in
 // 20 ms and credits at once, in batches of 100, whose bodies and outcomes
-// are written 50 to a transaction.
+// are written 25 to a transaction. session_during_drain is what a customer
+// meets in kioskd: the same drain, with the outbox's gate held from the
+// payment's first key (the flow's screens hold it, see holdForPayment); the
+// escrow writes start 200 ms later, the least time a customer takes to
+// type a phone number, and the gate is released after them.
+// queue_10000_idle is its baseline: the drain's ledger, no outbox running.
 //
 //	go test -run '^$' -bench OutboxEscrowLatency -benchtime 2000x -count 3 ./cmd/kioskd/
 func BenchmarkOutboxEscrowLatency(b *testing.B) {
 	for _, c := range []struct {
-		name          string
-		outbox, drain bool
-	}{{"outbox_idle", false, false}, {"outbox_writing", true, false}, {"outbox_draining", true, true}} {
+		name                   string
+		outbox, drain, session bool
+	}{
+		{"outbox_idle", false, false, false},
+		{"queue_10000_idle", false, true, false},
+		{"outbox_writing", true, false, false},
+		{"outbox_draining", true, true, false},
+		{"session_during_drain", true, true, true},
+	} {
 		b.Run(c.name, func(b *testing.B) {
 			path := filledLedger(b, b.TempDir())
 			if c.drain {
@@ -43,12 +54,23 @@ func BenchmarkOutboxEscrowLatency(b *testing.B) {
 				b.Fatal(err)
 			}
 			var ob *outbox.Outbox
+			gate := &outbox.Gate{}
+			sessionRequests := 0
 			switch {
-			case c.drain:
+			case c.drain && c.outbox:
 				bank := drainBank(b)
-				ob = runTestOutbox(b, l, bank.URL(), nil, func(o *outbox.Options) { o.BatchSize = outbox.MaxBatch })
+				ob = runTestOutbox(b, l, bank.URL(), nil, func(o *outbox.Options) {
+					o.BatchSize = outbox.MaxBatch
+					o.Gate = gate
+				})
 				for ob.Status().Counts.Requests < 2 {
 					time.Sleep(time.Millisecond)
+				}
+				if c.session {
+					gate.Hold(time.Now())
+					time.Sleep(200 * time.Millisecond)
+					sessionRequests = ob.Status().Counts.Requests
+					defer gate.Release()
 				}
 			case c.outbox:
 				bank := newTestBank(b, banksim.Faults{PendingRate: 1, CreditDelay: time.Hour})
@@ -71,6 +93,10 @@ func BenchmarkOutboxEscrowLatency(b *testing.B) {
 				}
 			}
 			b.StopTimer()
+			if c.session {
+				b.ReportMetric(float64(ob.Status().Counts.Requests-sessionRequests), "session-requests")
+				gate.Release()
+			}
 			slices.Sort(lat)
 			pct := func(p float64) float64 {
 				return float64(lat[min(len(lat)-1, int(p*float64(len(lat))))]) / float64(time.Millisecond)

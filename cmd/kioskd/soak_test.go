@@ -66,11 +66,21 @@ func TestSoak(t *testing.T) {
 
 	type sample struct {
 		topUps, rssKB, goroutines, fds int
+		heapKB, goSysKB                int
+		anonKB, fileKB                 int
 	}
 	pid := k.cmd.Process.Pid
 	take := func(i int) sample {
-		s := sample{topUps: i, rssKB: procStatus(t, pid, "VmRSS"), fds: countFDs(t, pid), goroutines: goroutines(t, addr)}
-		t.Logf("after %5d top-ups: RSS %6d kB, %4d goroutines, %3d open files", s.topUps, s.rssKB, s.goroutines, s.fds)
+		m := scrape(t, addr, "go_goroutines", "go_memstats_heap_inuse_bytes", "go_memstats_sys_bytes")
+		s := sample{topUps: i, rssKB: procStatus(t, pid, "VmRSS"), fds: countFDs(t, pid),
+			goroutines: int(m[0]), heapKB: int(m[1] / 1024), goSysKB: int(m[2] / 1024),
+			anonKB: procStatus(t, pid, "RssAnon"), fileKB: procStatus(t, pid, "RssFile") + procStatus(t, pid, "RssShmem")}
+		// The Go heap and the runtime's own memory beside the RSS tell the
+		// Go side's growth from SQLite's (its page caches live outside the
+		// Go heap, in anonymous memory); the file-backed part is the
+		// binary's code as it is first run, and the WAL's shared index.
+		t.Logf("after %5d top-ups: RSS %6d kB (anonymous %6d, files %6d; Go heap %6d kB, Go total %6d kB), %4d goroutines, %3d open files",
+			s.topUps, s.rssKB, s.anonKB, s.fileKB, s.heapKB, s.goSysKB, s.goroutines, s.fds)
 		return s
 	}
 	var samples []sample
@@ -164,20 +174,29 @@ func countFDs(t *testing.T, pid int) int {
 	return len(es)
 }
 
-func goroutines(t *testing.T, addr string) int {
+// scrape reads the named unlabelled metrics from the daemon's /metrics.
+func scrape(t *testing.T, addr string, names ...string) []float64 {
 	resp, err := http.Get("http://" + addr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
+	vals := make([]float64, len(names))
+	seen := make([]bool, len(names))
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "go_goroutines "); ok {
-			n, _ := strconv.ParseFloat(v, 64)
-			return int(n)
+		for i, name := range names {
+			if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+				vals[i], _ = strconv.ParseFloat(v, 64)
+				seen[i] = true
+			}
 		}
 	}
-	t.Fatal("no go_goroutines in /metrics")
-	return 0
+	for i, ok := range seen {
+		if !ok {
+			t.Fatalf("no %s in /metrics", names[i])
+		}
+	}
+	return vals
 }

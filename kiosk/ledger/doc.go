@@ -16,7 +16,9 @@
 //
 // At Open, before anything is written or created, PRAGMA quick_check runs on a
 // read-only connection; a damaged file is left byte for byte as it was for a
-// technician to take away, and Open returns an error wrapping ErrCorrupt.
+// technician to take away, and Open returns an error wrapping ErrCorrupt. A
+// file above Options.CheckBelow is checked by the caller in the background
+// instead (QuickCheck, Damaged): the check reads the whole file.
 // Then the numbered migrations embedded from migrations/ are applied, each in
 // its own transaction and recorded in schema_migrations.
 //

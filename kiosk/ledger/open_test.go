@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"bytes"
+	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
@@ -317,10 +318,21 @@ func TestOpenAfterPowerCut(t *testing.T) {
 	}
 }
 
-// A ledger above CheckBelow is checked at Open only after an unclean
-// shutdown; after a clean one the check is the caller's, in the background,
-// and it finds what quick_check at Open would have found.
-func TestBigLedgerCheckedAfterUncleanShutdownOnly(t *testing.T) {
+// A healthy big ledger passes the background check and is not damaged.
+func TestBigLedgerBackgroundCheckPasses(t *testing.T) {
+	ctx := ctxT(t)
+	l := ledgertest.MustOpenOptions(t, ledger.Options{CheckBelow: 1})
+	topUpWith(t, l, "s1", kiosk.Tenge(1000))
+	must(t, l.QuickCheck(ctx))
+	if l.Damaged() != nil {
+		t.Fatalf("Damaged = %v after a passed check", l.Damaged())
+	}
+}
+
+// A ledger above CheckBelow is not checked at Open, after a clean shutdown
+// or a power cut alike; the caller's check in the background finds what
+// quick_check at Open would have found, and Damaged keeps saying so.
+func TestBigLedgerCheckedInTheBackground(t *testing.T) {
 	ctx := ctxT(t)
 	dir := t.TempDir()
 	path := filepath.Join(dir, "ledger.db")
@@ -330,33 +342,65 @@ func TestBigLedgerCheckedAfterUncleanShutdownOnly(t *testing.T) {
 	for i := range 20 {
 		topUpWith(t, l, sid(i), kiosk.Tenge(1000), kiosk.Tenge(2000))
 	}
+	// Most of it in the file, the last top-up in the WAL.
+	db, err := sql.Open("sqlite", "file:"+path)
+	must(t, err)
+	_, err = db.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+	must(t, err)
+	must(t, db.Close())
+	topUpWith(t, l, sid(20), kiosk.Tenge(500))
 	// A power cut now leaves the file with its -wal: copy both as they are.
 	cut := t.TempDir()
 	for _, f := range []string{"ledger.db", "ledger.db-wal"} {
 		b, err := os.ReadFile(filepath.Join(dir, f))
 		must(t, err)
+		if f == "ledger.db-wal" && len(b) == 0 {
+			t.Fatal("nothing in the WAL: the test does not simulate a power cut")
+		}
 		must(t, os.WriteFile(filepath.Join(cut, f), b, 0o600))
 	}
 	must(t, l.Close())
 
+	// Damage only quick_check sees, in one page of rows, as a card that
+	// lost a write would leave it: the file's last such page (the chain's
+	// or the bills'), or the first from the middle on (older rows, which the
+	// WAL of the power cut holds no newer copy of).
+	spoil := func(path string, last bool) {
+		db, err := os.ReadFile(path)
+		must(t, err)
+		pages := len(db) / 4096
+		for i := 1; i < pages/2; i++ {
+			p := (pages/2 + i) * 4096
+			if last {
+				p = (pages - i) * 4096
+			}
+			if db[p] == 0x0d && (db[p+3] > 0 || db[p+4] >= 2) {
+				db[p+8], db[p+9], db[p+10], db[p+11] = db[p+10], db[p+11], db[p+8], db[p+9]
+				must(t, os.WriteFile(path, db, 0o600))
+				return
+			}
+		}
+		t.Fatal("no table leaf page with two cells to swap")
+	}
+	spoil(filepath.Join(cut, "ledger.db"), false)
 	l, err = ledger.Open(ctx, filepath.Join(cut, "ledger.db"), big)
 	must(t, err)
-	if !l.Checked() {
-		t.Error("a ledger left with its -wal by a power cut was not checked at open")
+	if l.Checked() {
+		t.Error("a big ledger after a power cut was checked at open")
+	}
+	if l.Damaged() != nil {
+		t.Errorf("damage known before any check: %v", l.Damaged())
+	}
+	if err := l.QuickCheck(ctx); !errors.Is(err, ledger.ErrCorrupt) {
+		t.Fatalf("background check of a damaged file after a power cut: %v, want ErrCorrupt", err)
+	}
+	if err := l.Damaged(); !errors.Is(err, ledger.ErrCorrupt) || !strings.Contains(err.Error(), "replace the card") {
+		t.Errorf("Damaged after a failed check: %v, want ErrCorrupt saying what to do", err)
 	}
 	must(t, l.Close())
 
-	// After a clean close, damage that only quick_check sees, in one page
-	// of rows (the file's last: the chain's or the bills').
-	db, err := os.ReadFile(path)
-	must(t, err)
-	for p := len(db) - 4096; p > 4096; p -= 4096 {
-		if db[p] == 0x0d && (db[p+3] > 0 || db[p+4] >= 2) {
-			db[p+8], db[p+9], db[p+10], db[p+11] = db[p+10], db[p+11], db[p+8], db[p+9]
-			break
-		}
-	}
-	must(t, os.WriteFile(path, db, 0o600))
+	// After a clean close, the same damage.
+	spoil(path, true)
 	l, err = ledger.Open(ctx, path, big)
 	must(t, err)
 	defer l.Close()

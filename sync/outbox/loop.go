@@ -18,6 +18,7 @@ func (o *Outbox) run(ctx context.Context) {
 	o.mu.Lock()
 	rc := o.runCtx
 	o.mu.Unlock()
+	o.stopCtx, o.stop = ctx, ctx.Done()
 	o.nextHeartbeat = o.clock.Now()
 	for {
 		o.pass(rc, false)
@@ -160,6 +161,7 @@ func (o *Outbox) takeResets() {
 // status polls; collections when no top-up is due.
 func (o *Outbox) deliver(ctx context.Context, final bool) {
 	for ctx.Err() == nil {
+		o.waitGate(ctx)
 		o.chores(ctx, final)
 		now := o.clock.Now()
 		if now.Before(o.holdUntil) || now.Before(o.storeRetryAt) {
@@ -275,6 +277,7 @@ func (o *Outbox) bodiesOf(ctx context.Context, ts []kiosk.TopUp) ([][]byte, bool
 	}
 	for lo := 0; lo < len(ids); lo += batchWrite {
 		hi := min(lo+batchWrite, len(ids))
+		o.waitGate(ctx)
 		stored, err := bs.SetBodies(ctx, ids[lo:hi], encs[lo:hi])
 		if err != nil {
 			o.storeFailed(ctx, fmt.Sprintf("store the bodies of %d top-ups", hi-lo), err)
@@ -397,6 +400,11 @@ func (o *Outbox) recordBatch(ctx context.Context, bs BatchStore, ts []kiosk.TopU
 	}()
 	for lo := 0; lo < len(ts); lo += batchWrite {
 		hi := min(lo+batchWrite, len(ts))
+		// A customer who began to pay while the request was out does not
+		// wait on these transactions: the answers wait in memory, and the
+		// next request waits for them (a resend after a cut gets the same
+		// answers back).
+		o.waitGate(ctx)
 		if err := bs.UpdateSyncs(ctx, us[lo:hi]); err != nil {
 			o.log.Warn("ledger refused a batch's outcomes; recording them one by one", "count", hi-lo, "err", err)
 			for i := lo; i < hi; i++ {
@@ -457,6 +465,7 @@ func (o *Outbox) settle(ctx context.Context, t kiosk.TopUp, ans Answer, err erro
 // settleOne commits the bank's word on t: its status, review, or "unknown,
 // submit again". Retries are retryLater's.
 func (o *Outbox) settleOne(ctx context.Context, t kiosk.TopUp, ans Answer, err error) bool {
+	o.waitGate(ctx)
 	u := o.outcome(t, ans, err, o.clock.Now())
 	if uerr := o.store.UpdateSync(ctx, t.ID, u.State, u.Note, u.Next, u.At); uerr != nil {
 		o.storeFailed(ctx, "record the bank's answer for top-up "+t.ID, uerr)
@@ -582,6 +591,7 @@ func (o *Outbox) backOffUntil(ctx context.Context, ts []kiosk.TopUp, err error) 
 	// One draw for the request: the top-ups of a failed batch stay together
 	// and go again as one batch.
 	next := now.Add(o.retryDelay(n, ra))
+	o.waitGate(ctx)
 	for _, t := range ts {
 		// The state stays as it was (unsent, or pending for a poll); the
 		// attempt and its error are on record for the console.
@@ -663,6 +673,7 @@ func (o *Outbox) linkUp(ctx context.Context) {
 // or at the first answer since start (the last run's back-offs are in the
 // ledger only), one write releases every unsent and pending top-up.
 func (o *Outbox) releaseBackoffs(ctx context.Context, now time.Time) (int, error) {
+	o.waitGate(ctx)
 	if o.firstContact || len(o.fails) > releaseOneByOne {
 		n, err := o.store.Retry(ctx, "", now)
 		if err != nil {
@@ -778,6 +789,7 @@ func (o *Outbox) postCollection(ctx context.Context, c Collection) bool {
 	if err != nil {
 		return o.recordCollection(ctx, c, CollectionReview, "cannot encode the collection: "+err.Error(), time.Time{})
 	}
+	o.waitGate(ctx)
 	body, err := o.cols.SetCollectionBody(ctx, c.ID, enc)
 	if err != nil {
 		o.storeFailed(ctx, "store the body of collection "+c.ID, err)
@@ -812,6 +824,7 @@ func (o *Outbox) postCollection(ctx context.Context, c Collection) bool {
 }
 
 func (o *Outbox) recordCollection(ctx context.Context, c Collection, st CollectionState, note string, next time.Time) bool {
+	o.waitGate(ctx)
 	if err := o.cols.UpdateCollectionSync(ctx, c.ID, st, note, next, o.clock.Now()); err != nil {
 		o.storeFailed(ctx, "record the delivery of collection "+c.ID, err)
 		return false

@@ -104,6 +104,11 @@ type Options struct {
 	Describe func(ctx context.Context, hb *Heartbeat)
 	// Rand returns a number in [0, 1) for the jitter; math/rand when nil.
 	Rand func() float64
+
+	// Gate, when set, holds requests and ledger writes back while a
+	// customer pays, for at most MaxHold at a time (zero: DefaultMaxHold).
+	Gate    *Gate
+	MaxHold time.Duration
 }
 
 // Alarm is a top-up that has waited too long for the bank.
@@ -218,6 +223,11 @@ type Outbox struct {
 	alarmsDirty  bool
 	warned       map[string]bool
 	alarmCheckAt time.Time
+	// stopCtx is Start's context: waitGate ends with it.
+	stopCtx context.Context
+	stop    <-chan struct{}
+	// holdLogged and holdOverLogged are the start of the last hold logged.
+	holdLogged, holdOverLogged time.Time
 }
 
 // loopState is the loop's progress.
@@ -249,6 +259,7 @@ func New(opts Options) (*Outbox, error) {
 	def(&opts.ProbeInterval, DefaultProbeInterval)
 	def(&opts.CheckInterval, DefaultCheckInterval)
 	def(&opts.FlushTimeout, DefaultFlushTimeout)
+	def(&opts.MaxHold, DefaultMaxHold)
 	if opts.MinBackoff > opts.MaxBackoff {
 		opts.MinBackoff = opts.MaxBackoff
 	}
