@@ -99,6 +99,11 @@ func (b *consoleBackend) Queue(ctx context.Context, limit int) (console.Queue, e
 		return console.Queue{}, err
 	}
 	out := console.Queue{QueueStats: q}
+	if g := b.w.gate; g != nil {
+		if since, held := g.HeldSince(); held {
+			out.HeldSince = since
+		}
+	}
 	if limit <= 0 {
 		return out, nil
 	}

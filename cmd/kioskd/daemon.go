@@ -24,6 +24,7 @@ import (
 	"tolem/metrics"
 	"tolem/sync/bankapi"
 	"tolem/sync/bankapi/banksim"
+	"tolem/sync/outbox"
 )
 
 type daemonOptions struct {
@@ -51,6 +52,7 @@ type wiring struct {
 	bank      *bankapi.Client
 	banksim   *banksim.Server // only in --sim
 	outbox    outboxView      // set by startOutbox
+	gate      *outbox.Gate    // holds delivery while a customer pays; set by startOutbox
 	panel     *frontPanel     // display, keys, LED, door switch, self-test
 	// doorAlarm is raised by the console when the service door opens with no
 	// technician logged in; the heartbeat carries it to the bank.

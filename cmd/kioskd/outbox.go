@@ -165,6 +165,7 @@ func startOutbox(ctx context.Context, w *wiring) (io.Closer, error) {
 		tune = t
 	}
 	gate := &outbox.Gate{}
+	w.gate = gate
 	ob, err := newOutbox(outboxDeps{
 		sync:     w.cfg.Sync,
 		ledger:   w.ledger,

@@ -149,6 +149,9 @@ type Cassette struct {
 // Queue is the state of the top-ups waiting for the bank.
 type Queue struct {
 	kiosk.QueueStats
+	// HeldSince is set while delivery waits for a customer's payment to end
+	// (the outbox writes nothing while one is under way).
+	HeldSince time.Time `json:"held_since,omitzero"`
 	// Oldest are the oldest unsent or pending top-ups, oldest first.
 	Oldest []QueuedTopUp `json:"oldest"`
 }

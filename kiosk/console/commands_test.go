@@ -258,3 +258,29 @@ func TestConsoleReconcile(t *testing.T) {
 		t.Errorf("bad count: %q, %d calls", out.String(), len(f.snap().reconciles)-n)
 	}
 }
+
+// While a customer pays, the outbox writes nothing: queue says so, so that
+// a technician watching it stand still knows why.
+func TestQueueSaysDeliveryWaitsForTheCustomer(t *testing.T) {
+	f := newFake(t)
+	clock := kiosktest.NewFakeClock(time.Time{})
+	f.mu.Lock()
+	f.queue.HeldSince = clock.Now().Add(-40 * time.Second)
+	f.mu.Unlock()
+	c := New(f, testOptions(clock))
+	tm := openTerminal(t, c)
+	tm.login()
+	if out := tm.run("queue"); !strings.Contains(squash(out), squash("held     since")) || !strings.Contains(out, "40s ago") ||
+		!strings.Contains(out, "a customer is paying; delivery goes on when they finish") {
+		t.Errorf("queue while a customer pays:\n%s", out)
+	}
+	if out := tm.run("queue --json"); !strings.Contains(out, `"held_since"`) {
+		t.Errorf("queue --json lacks held_since:\n%s", out)
+	}
+	f.mu.Lock()
+	f.queue.HeldSince = time.Time{}
+	f.mu.Unlock()
+	if out := tm.run("queue"); strings.Contains(out, "held") {
+		t.Errorf("queue with no customer says held:\n%s", out)
+	}
+}

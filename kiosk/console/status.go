@@ -406,7 +406,7 @@ func runQueue(x *invocation) int {
 		}
 		return x.emitJSON(map[string]any{
 			"unsent": q.Unsent, "unsent_amount": q.UnsentAmount, "pending": q.Pending, "review": q.Review,
-			"oldest_at": optTime(q.OldestAt), "overdue": overdue, "oldest": list,
+			"oldest_at": optTime(q.OldestAt), "overdue": overdue, "oldest": list, "held_since": optTime(q.HeldSince),
 		})
 	}
 	x.printf("unsent   %d (%s)\npending  %d\nreview   %d\n", q.Unsent, q.UnsentAmount, q.Pending, q.Review)
@@ -415,6 +415,9 @@ func runQueue(x *invocation) int {
 	}
 	if overdue {
 		x.printf("ALARM: waiting for over %s: check the bank link (status)\n", fmtDur(x.c.opts.AlarmAfter))
+	}
+	if !q.HeldSince.IsZero() {
+		x.printf("held     since %s (%s): a customer is paying; delivery goes on when they finish\n", fmtTime(q.HeldSince), ago(now, q.HeldSince))
 	}
 	if len(q.Oldest) == 0 {
 		x.printf("Nothing waits for the bank.\n")

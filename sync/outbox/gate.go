@@ -56,6 +56,14 @@ func (g *Gate) Release() {
 	g.held, g.open = false, nil
 }
 
+// HeldSince reports since when the gate is held, for the technician who
+// watches the queue stand still; ok is false while it is open.
+func (g *Gate) HeldSince() (since time.Time, ok bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.since, g.held
+}
+
 // Held reports whether the gate is held.
 func (g *Gate) Held() bool {
 	g.mu.Lock()
