@@ -6,13 +6,17 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"tolem/kiosk/config"
 	"tolem/kiosk/flow"
+	"tolem/kiosk/kiosktest"
 	"tolem/kiosk/ledger"
 	"tolem/kiosk/ledger/ledgertest"
+	"tolem/sync/outbox"
 )
 
 // A big ledger's background check that finds damage takes the kiosk out of
@@ -80,5 +84,12 @@ func TestDamagedLedgerTakesTheKioskOutOfService(t *testing.T) {
 	}
 	if (metricsSource{w}).LedgerOK(ctx) {
 		t.Error("tolem_ledger_ok is 1 on a ledger the check found damaged")
+	}
+	w.acceptor = kiosktest.NewFakeAcceptor(kiosktest.NewFakeClock(time.Now()))
+	w.cfg = &config.Config{DataDir: filepath.Dir(path)}
+	var hb outbox.Heartbeat
+	describeKiosk(ctx, w, &hb)
+	if !slices.Contains(hb.Alarms, conditionLedgerDamaged) {
+		t.Errorf("heartbeat alarms %v, want %s for the bank's operators", hb.Alarms, conditionLedgerDamaged)
 	}
 }
