@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"tolem/devices/id003"
+	"tolem/devices/serialport/pty"
 	"tolem/kiosk"
 )
 
@@ -267,7 +268,7 @@ func (e *Emulator) Close() error {
 
 // plug opens a new pty and serves it.
 func (e *Emulator) plug() error {
-	m, s, err := openPTY()
+	m, s, err := pty.Open()
 	if err != nil {
 		return err
 	}

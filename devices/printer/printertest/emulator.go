@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"tolem/devices/printer"
+	"tolem/devices/serialport/pty"
 )
 
 // Line is one printed line: text, or a raster image.
@@ -75,7 +76,7 @@ type Emulator struct {
 
 // Start opens a pty and serves it until Close.
 func Start() (*Emulator, error) {
-	m, s, err := openPTY()
+	m, s, err := pty.Open()
 	if err != nil {
 		return nil, err
 	}

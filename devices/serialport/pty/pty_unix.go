@@ -1,22 +1,22 @@
 //go:build unix
 
-package printertest
+package pty
 
 import (
 	"fmt"
 	"os"
 
-	"github.com/creack/pty"
+	creackpty "github.com/creack/pty"
 	"golang.org/x/sys/unix"
 	"golang.org/x/term"
 )
 
-// openPTY opens a pseudo-terminal pair. The master is returned non-blocking so
+// Open opens a pseudo-terminal pair. The master is returned non-blocking so
 // that read deadlines work and Close interrupts a pending read; the slave is
 // kept open by the emulator so the master never sees EIO while the driver has
 // the line closed between reconnects.
-func openPTY() (master, slave *os.File, err error) {
-	m, s, err := pty.Open()
+func Open() (master, slave *os.File, err error) {
+	m, s, err := creackpty.Open()
 	if err != nil {
 		return nil, nil, fmt.Errorf("open pseudo-terminal: %w", err)
 	}
