@@ -71,12 +71,18 @@ func subtree(importPath string) string {
 	return path.Join(parts...)
 }
 
-// shared reports whether every package may import imp: the domain, and
+// shared reports whether every package may import imp: the domain;
 // devices/serialport with its subpackages, the one way to a tty (and, for
-// emulators, to a pseudo-terminal) that drivers share.
+// emulators, to a pseudo-terminal) that drivers share; and devices/acceptor
+// with its subpackages, what the bill acceptor drivers and their emulators
+// do alike whatever protocol they speak, so that it is written once.
 func shared(imp string) bool {
-	return imp == "tolem/kiosk" ||
-		imp == "tolem/devices/serialport" || strings.HasPrefix(imp, "tolem/devices/serialport/")
+	for _, s := range []string{"tolem/kiosk", "tolem/devices/serialport", "tolem/devices/acceptor"} {
+		if imp == s || (s != "tolem/kiosk" && strings.HasPrefix(imp, s+"/")) {
+			return true
+		}
+	}
+	return false
 }
 
 // Outside cmd/, a package imports the shared packages above and its own

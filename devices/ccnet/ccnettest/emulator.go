@@ -11,8 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"tolem/devices/acceptor/acceptortest"
 	"tolem/devices/ccnet"
-	"tolem/devices/serialport/pty"
 	"tolem/kiosk"
 )
 
@@ -87,7 +87,7 @@ var (
 	ErrUnknownBill  = errors.New("no such denomination in the bill table")
 	ErrNoBill       = errors.New("no bill in the validator")
 	ErrUnplugged    = errors.New("the validator is unplugged")
-	ErrClosed       = errors.New("emulator closed")
+	ErrClosed       = acceptortest.ErrClosed
 )
 
 type phase int
@@ -156,14 +156,10 @@ type Emulator struct {
 	stacked     map[kiosk.Money]int // every bill ever stacked
 	cassette    map[kiosk.Money]int // the bills in the cassette now
 
-	cut      *armedCut // a power cut waiting for its instant
-	cutAfter bool      // cut the power once the answer being sent is out
-	landed   int       // type of the last bill that reached the cassette
+	fuse   acceptortest.Fuse[Instant] // a power cut waiting for its instant
+	landed int                        // type of the last bill that reached the cassette
 
-	master, slave *os.File
-	path          string
-	closed        bool
-	wg            sync.WaitGroup
+	port *acceptortest.Port
 }
 
 // Start powers the unit up on a new pseudo-terminal. It reports POWER UP, or
@@ -209,104 +205,33 @@ func Start(opts EmuOptions) (*Emulator, error) {
 		e.powerOn(time.Now())
 		e.save()
 	}
-	if err := e.plug(); err != nil {
+	e.port = acceptortest.NewPort(&e.mu, opts.LinkPath, e.log, e.serve)
+	if err := e.port.Plug(); err != nil {
 		return nil, err
 	}
 	return e, nil
 }
 
 // Path is the pty's slave device, the serial port a driver opens.
-func (e *Emulator) Path() string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.path
-}
+func (e *Emulator) Path() string { return e.port.Path() }
 
 // LinkPath is the stable symlink (EmuOptions.LinkPath), or "".
-func (e *Emulator) LinkPath() string { return e.opts.LinkPath }
+func (e *Emulator) LinkPath() string { return e.port.LinkPath() }
 
 // Close unplugs the unit for good.
-func (e *Emulator) Close() error {
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		return nil
-	}
-	e.closed = true
-	e.unplugLocked()
-	e.mu.Unlock()
-	e.wg.Wait()
-	return nil
-}
-
-// plug opens a new pty and serves it.
-func (e *Emulator) plug() error {
-	m, s, err := pty.Open()
-	if err != nil {
-		return err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		m.Close()
-		s.Close()
-		return ErrClosed
-	}
-	e.master, e.slave, e.path = m, s, s.Name()
-	if l := e.opts.LinkPath; l != "" {
-		// Rename over the old name so a driver never sees a half-made link.
-		tmp := l + ".new"
-		os.Remove(tmp)
-		if err := os.Symlink(e.path, tmp); err != nil {
-			return fmt.Errorf("link %s to the emulator's pty: %w", l, err)
-		}
-		if err := os.Rename(tmp, l); err != nil {
-			return fmt.Errorf("link %s to the emulator's pty: %w", l, err)
-		}
-	}
-	e.wg.Add(1)
-	go e.serve(m)
-	e.log.Info("acceptor emulator plugged in", "pty", e.path, "link", e.opts.LinkPath)
-	return nil
-}
-
-func (e *Emulator) unplugLocked() {
-	if e.master == nil {
-		return
-	}
-	e.master.Close()
-	e.slave.Close()
-	e.master, e.slave = nil, nil
-	if l := e.opts.LinkPath; l != "" {
-		os.Remove(l)
-	}
-	e.log.Info("acceptor emulator unplugged", "pty", e.path)
-}
+func (e *Emulator) Close() error { return e.port.Close() }
 
 // Unplug pulls the USB-serial adapter out: the pty closes (the driver's reads
 // fail, the device node vanishes) and the link goes away. The unit itself keeps
 // its power and state: a bill in escrow is returned when the limit runs out.
-func (e *Emulator) Unplug() {
-	e.mu.Lock()
-	e.unplugLocked()
-	e.mu.Unlock()
-}
+func (e *Emulator) Unplug() { e.port.Unplug() }
 
 // Replug plugs the adapter back in: a new pty, maybe under another path; the
 // link, if any, points at it again.
-func (e *Emulator) Replug() error {
-	e.mu.Lock()
-	plugged := e.master != nil
-	e.mu.Unlock()
-	if plugged {
-		return nil
-	}
-	return e.plug()
-}
+func (e *Emulator) Replug() error { return e.port.Replug() }
 
 // serve answers the controller's frames on one pty until it closes.
 func (e *Emulator) serve(m *os.File) {
-	defer e.wg.Done()
 	dec := ccnet.NewDecoder(m, ccnet.AddrBillValidator)
 	for {
 		// A frame whose bytes stop coming is void (t-inter-byte is 5 ms); a
@@ -430,7 +355,7 @@ func (e *Emulator) handle(f ccnet.Frame) []byte {
 		switch cmd {
 		case ccnet.CmdStack:
 			b.step, b.until = stStackAcked, now.Add(e.opts.StackStart)
-			e.cutOnAnswer(AtStackAcked)
+			e.fuse.OnAnswer(AtStackAcked)
 		case ccnet.CmdReturn:
 			b.step, b.until = stReturning, now.Add(e.opts.ReturnTime)
 		default:
@@ -461,7 +386,7 @@ func (e *Emulator) pollAnswer() []byte {
 	if len(e.events) > 0 {
 		ev := e.events[0].ans
 		if ev[0] == ccnet.EvStacked {
-			e.cutOnAnswer(AtStackedUnacked)
+			e.fuse.OnAnswer(AtStackedUnacked)
 		}
 		if e.opts.RepeatUnACKed {
 			e.unACKed = true
@@ -492,7 +417,7 @@ func (e *Emulator) pollAnswer() []byte {
 		case stAccepting:
 			return []byte{ccnet.StAccepting}
 		case stEscrow:
-			e.cutOnAnswer(AtEscrow)
+			e.fuse.OnAnswer(AtEscrow)
 			return []byte{ccnet.EvEscrow, byte(b.typ)}
 		case stHolding:
 			return []byte{ccnet.StHolding}
@@ -555,7 +480,7 @@ func (e *Emulator) intoCassette(t int) {
 // advance runs the unit's mechanics up to now. Each step ends at its own time,
 // so a controller that polls late sees what a real unit would have done.
 func (e *Emulator) advance(now time.Time) {
-	if e.cutAfter {
+	if e.fuse.Pending() {
 		return // the power goes as soon as the answer now being sent is out
 	}
 	if e.phase == phInit && !now.Before(e.initUntil) {
@@ -592,7 +517,7 @@ func (e *Emulator) advance(now time.Time) {
 			b.step, b.until = stStacking, at.Add(e.opts.StackTime)
 			e.armMidStack(b)
 		case stStacking:
-			if e.cutDue(AtStacking) {
+			if e.fuse.Due(AtStacking) {
 				// Nobody looked while the bill moved: the power went half-way.
 				e.cutLocked(now, AtStacking)
 				return
@@ -600,7 +525,7 @@ func (e *Emulator) advance(now time.Time) {
 			e.intoCassette(b.typ)
 			e.queue(ccnet.EvStacked, byte(b.typ))
 			e.bill = nil
-			if e.cutDue(AtStackedUntold) {
+			if e.fuse.Due(AtStackedUntold) {
 				e.save()
 				e.cutLocked(now, AtStackedUntold)
 				return
@@ -628,7 +553,7 @@ func (e *Emulator) insert(typ int, reason byte) error {
 	defer e.mu.Unlock()
 	e.advance(now)
 	switch {
-	case e.closed:
+	case e.port.Closed():
 		return ErrClosed
 	case e.phase != phRunning || e.failedLocked() || e.enabled == 0:
 		return ErrNotAccepting
@@ -639,7 +564,7 @@ func (e *Emulator) insert(typ int, reason byte) error {
 		reason = 0x68 // inhibited denomination
 	}
 	e.bill = &bill{typ: typ, step: stAccepting, until: now.Add(e.opts.AcceptTime), reason: reason}
-	if reason == 0 && e.cutDue(AtAccepting) {
+	if reason == 0 && e.fuse.Due(AtAccepting) {
 		e.cutLocked(now, AtAccepting)
 	}
 	return nil
@@ -831,7 +756,7 @@ func (e *Emulator) Status() string {
 	if b := e.bill; b != nil {
 		s += fmt.Sprintf(", bill %s %s", e.value(b.typ), stepNames[b.step])
 	}
-	if e.master == nil {
+	if !e.port.Plugged() {
 		s += ", unplugged"
 	}
 	return s
@@ -839,9 +764,9 @@ func (e *Emulator) Status() string {
 
 // peekLocked is what the next POLL would answer, without consuming events.
 func (e *Emulator) peekLocked() []byte {
-	events, unACKed, cutAfter := slices.Clone(e.events), e.unACKed, e.cutAfter
+	events, unACKed, fuse := slices.Clone(e.events), e.unACKed, e.fuse
 	ans := e.pollAnswer()
-	e.events, e.unACKed, e.cutAfter = events, unACKed, cutAfter
+	e.events, e.unACKed, e.fuse = events, unACKed, fuse
 	return ans
 }
 
@@ -850,18 +775,12 @@ func (e *Emulator) save() {
 	if e.opts.StateFile == "" {
 		return
 	}
-	st := persisted{Stacked: map[string]int{}, Cassette: map[string]int{}, Recover: e.recover,
-		CassetteOut: e.cassetteOut, CassetteFull: e.cassetteFull, Jammed: e.jammed, BillType: -1}
-	for v, n := range e.stacked {
-		st.Stacked[fmt.Sprint(int64(v))] = n
-	}
-	for v, n := range e.cassette {
-		st.Cassette[fmt.Sprint(int64(v))] = n
-	}
+	st := persisted{Box: acceptortest.NewBox(e.stacked, e.cassette, e.cassetteOut, e.cassetteFull, e.jammed),
+		Recover: e.recover, BillType: -1}
 	if b := e.bill; b != nil && b.step != stRejecting {
 		st.BillType, st.BillStep = b.typ, stepNames[b.step]
 	}
-	if err := st.write(e.opts.StateFile); err != nil {
+	if err := acceptortest.WriteState(e.opts.StateFile, st); err != nil {
 		e.log.Warn("acceptor emulator state not saved", "file", e.opts.StateFile, "err", err)
 	}
 }
@@ -871,23 +790,7 @@ func (e *Emulator) load() error {
 	if err != nil || st == nil {
 		return err
 	}
-	for v, n := range st.Stacked {
-		var m int64
-		if _, err := fmt.Sscan(v, &m); err == nil {
-			e.stacked[kiosk.Money(m)] = n
-		}
-	}
-	if st.Cassette == nil {
-		// A state file from before the cassette was counted apart: it held
-		// every bill stacked.
-		st.Cassette = st.Stacked
-	}
-	for v, n := range st.Cassette {
-		var m int64
-		if _, err := fmt.Sscan(v, &m); err == nil {
-			e.cassette[kiosk.Money(m)] = n
-		}
-	}
+	st.Counts(e.stacked, e.cassette)
 	e.recover, e.cassetteOut, e.cassetteFull, e.jammed = st.Recover, st.CassetteOut, st.CassetteFull, st.Jammed
 	if st.BillType >= 0 && st.BillType < ccnet.NumTypes {
 		for s, n := range stepNames {

@@ -11,8 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"tolem/devices/acceptor/acceptortest"
 	"tolem/devices/id003"
-	"tolem/devices/serialport/pty"
 	"tolem/kiosk"
 )
 
@@ -110,7 +110,7 @@ var (
 	ErrBusy         = errors.New("a bill is already in the acceptor")
 	ErrUnknownBill  = errors.New("no such denomination in the currency table")
 	ErrNoBill       = errors.New("no bill in the acceptor")
-	ErrClosed       = errors.New("emulator closed")
+	ErrClosed       = acceptortest.ErrClosed
 )
 
 type phase int
@@ -175,13 +175,9 @@ type Emulator struct {
 	returned                                        int
 	acks                                            []int // ACKs each VEND VALID bill got, in order
 
-	cut      *armedCut // a power cut waiting for its instant
-	cutAfter bool      // cut the power once the answer being sent is out
+	fuse acceptortest.Fuse[Instant] // a power cut waiting for its instant
 
-	master, slave *os.File
-	path          string
-	closed        bool
-	wg            sync.WaitGroup
+	port *acceptortest.Port
 }
 
 // Start powers the unit up on a new pseudo-terminal. It reports POWER UP, or
@@ -227,7 +223,8 @@ func Start(opts EmuOptions) (*Emulator, error) {
 		e.powerOn(time.Now())
 		e.save()
 	}
-	if err := e.plug(); err != nil {
+	e.port = acceptortest.NewPort(&e.mu, opts.LinkPath, e.log, e.serve)
+	if err := e.port.Plug(); err != nil {
 		return nil, err
 	}
 	return e, nil
@@ -243,97 +240,25 @@ func (e *Emulator) defaultSettings() {
 }
 
 // Path is the pty's slave device, the serial port a driver opens.
-func (e *Emulator) Path() string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.path
-}
+func (e *Emulator) Path() string { return e.port.Path() }
 
 // LinkPath is the stable symlink (EmuOptions.LinkPath), or "".
-func (e *Emulator) LinkPath() string { return e.opts.LinkPath }
+func (e *Emulator) LinkPath() string { return e.port.LinkPath() }
 
 // Close unplugs the unit for good.
-func (e *Emulator) Close() error {
-	e.mu.Lock()
-	if e.closed {
-		e.mu.Unlock()
-		return nil
-	}
-	e.closed = true
-	e.unplugLocked()
-	e.mu.Unlock()
-	e.wg.Wait()
-	return nil
-}
-
-// plug opens a new pty and serves it.
-func (e *Emulator) plug() error {
-	m, s, err := pty.Open()
-	if err != nil {
-		return err
-	}
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.closed {
-		m.Close()
-		s.Close()
-		return ErrClosed
-	}
-	e.master, e.slave, e.path = m, s, s.Name()
-	if l := e.opts.LinkPath; l != "" {
-		// Rename over the old name so a driver never sees a half-made link.
-		tmp := l + ".new"
-		os.Remove(tmp)
-		if err := os.Symlink(e.path, tmp); err != nil {
-			return fmt.Errorf("link %s to the emulator's pty: %w", l, err)
-		}
-		if err := os.Rename(tmp, l); err != nil {
-			return fmt.Errorf("link %s to the emulator's pty: %w", l, err)
-		}
-	}
-	e.wg.Add(1)
-	go e.serve(m)
-	e.log.Info("acceptor emulator plugged in", "pty", e.path, "link", e.opts.LinkPath)
-	return nil
-}
-
-func (e *Emulator) unplugLocked() {
-	if e.master == nil {
-		return
-	}
-	e.master.Close()
-	e.slave.Close()
-	e.master, e.slave = nil, nil
-	if l := e.opts.LinkPath; l != "" {
-		os.Remove(l)
-	}
-	e.log.Info("acceptor emulator unplugged", "pty", e.path)
-}
+func (e *Emulator) Close() error { return e.port.Close() }
 
 // Unplug pulls the USB-serial adapter out: the pty closes and the link goes
 // away. The unit keeps its power and state: a bill in escrow comes back to
 // the customer when the escrow limit runs out.
-func (e *Emulator) Unplug() {
-	e.mu.Lock()
-	e.unplugLocked()
-	e.mu.Unlock()
-}
+func (e *Emulator) Unplug() { e.port.Unplug() }
 
 // Replug plugs the adapter back in: a new pty, maybe under another path; the
 // link, if any, points at it again.
-func (e *Emulator) Replug() error {
-	e.mu.Lock()
-	plugged := e.master != nil
-	e.mu.Unlock()
-	if plugged {
-		return nil
-	}
-	return e.plug()
-}
+func (e *Emulator) Replug() error { return e.port.Replug() }
 
 // serve answers the controller's frames on one pty until it closes.
 func (e *Emulator) serve(m *os.File) {
-	defer e.wg.Done()
 	dec := id003.NewDecoder(m)
 	for {
 		m.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
@@ -457,7 +382,7 @@ func (e *Emulator) handle(f id003.Frame) []byte {
 		switch {
 		case b != nil && (b.step == stEscrow || b.step == stHolding):
 			b.step, b.until = stStackAcked, now.Add(e.opts.StackStart)
-			e.cutOnAnswer(AtStackAcked)
+			e.fuse.OnAnswer(AtStackAcked)
 			e.save()
 			ans = ack
 		case b != nil && (b.step == stStackAcked || b.step == stStacking || b.step == stVendValid) && !e.opts.RepeatInvalid:
@@ -520,7 +445,7 @@ func (e *Emulator) statusAnswer() []byte {
 	b := e.bill
 	// The credit is never hidden behind a fault: it waits for its ACK.
 	if b != nil && b.step == stVendValid {
-		e.cutOnAnswer(AtVendValidUnacked)
+		e.fuse.OnAnswer(AtVendValidUnacked)
 		return []byte{id003.StVendValid}
 	}
 	switch {
@@ -544,7 +469,7 @@ func (e *Emulator) statusAnswer() []byte {
 		case stAccepting:
 			return []byte{id003.StAccepting}
 		case stEscrow:
-			e.cutOnAnswer(AtEscrow)
+			e.fuse.OnAnswer(AtEscrow)
 			return []byte{id003.StEscrow, b.code}
 		case stHolding:
 			return []byte{id003.StHolding}
@@ -602,7 +527,7 @@ func (e *Emulator) toStacker(c byte) {
 // advance runs the unit's mechanics up to now. Each step ends at its own time,
 // so a controller that polls late sees what a real unit would have done.
 func (e *Emulator) advance(now time.Time) {
-	if e.cutAfter {
+	if e.fuse.Pending() {
 		return // the power goes as soon as the answer now being sent is out
 	}
 	if e.phase == phInit && !now.Before(e.initUntil) {
@@ -634,14 +559,14 @@ func (e *Emulator) advance(now time.Time) {
 			b.step, b.until = stStacking, at.Add(e.opts.StackTime)
 			e.armMidStack(b)
 		case stStacking:
-			if e.cutDue(AtStacking) {
+			if e.fuse.Due(AtStacking) {
 				// Nobody looked while the bill moved: the power went half-way.
 				e.cutLocked(now, AtStacking)
 				return
 			}
 			e.toStacker(b.code)
 			b.step, b.until = stVendValid, time.Time{}
-			if e.cutDue(AtVendValidUntold) {
+			if e.fuse.Due(AtVendValidUntold) {
 				e.save()
 				e.cutLocked(now, AtVendValidUntold)
 				return
@@ -676,7 +601,7 @@ func (e *Emulator) insert(code byte, reason byte) error {
 	defer e.mu.Unlock()
 	e.advance(now)
 	switch {
-	case e.closed:
+	case e.port.Closed():
 		return ErrClosed
 	case e.phase != phRunning || e.failedLocked() || e.inhibited:
 		return ErrNotAccepting
@@ -687,7 +612,7 @@ func (e *Emulator) insert(code byte, reason byte) error {
 		reason = id003.RejectInhibit
 	}
 	e.bill = &bill{code: code, step: stAccepting, until: now.Add(e.opts.AcceptTime), reason: reason}
-	if reason == 0 && e.cutDue(AtAccepting) {
+	if reason == 0 && e.fuse.Due(AtAccepting) {
 		e.cutLocked(now, AtAccepting)
 	}
 	return nil
@@ -973,7 +898,7 @@ func (e *Emulator) Status() string {
 	if b := e.bill; b != nil {
 		s += fmt.Sprintf(", bill %s %s", e.value(b.code), stepNames[b.step])
 	}
-	if e.master == nil {
+	if !e.port.Plugged() {
 		s += ", unplugged"
 	}
 	return s
@@ -986,13 +911,13 @@ func (e *Emulator) peekLocked() []byte {
 	if e.bill != nil {
 		saved = *e.bill
 	}
-	b, cutAfter := e.bill, e.cutAfter
+	b, fuse := e.bill, e.fuse
 	ans := e.statusAnswer()
 	if b != nil {
 		*b = saved
 		e.bill = b
 	}
-	e.cutAfter = cutAfter
+	e.fuse = fuse
 	return ans
 }
 
@@ -1001,18 +926,12 @@ func (e *Emulator) save() {
 	if e.opts.StateFile == "" {
 		return
 	}
-	st := persisted{Stacked: map[string]int{}, Cassette: map[string]int{}, Returned: e.returned, Recover: e.recover,
-		CassetteOut: e.cassetteOut, CassetteFull: e.cassetteFull, Jammed: e.jammed}
-	for v, n := range e.stacked {
-		st.Stacked[fmt.Sprint(int64(v))] = n
-	}
-	for v, n := range e.cassette {
-		st.Cassette[fmt.Sprint(int64(v))] = n
-	}
+	st := persisted{Box: acceptortest.NewBox(e.stacked, e.cassette, e.cassetteOut, e.cassetteFull, e.jammed),
+		Returned: e.returned, Recover: e.recover}
 	if b := e.bill; b != nil && b.step != stRejecting && b.step != stStacked {
 		st.BillCode, st.BillStep = b.code, stepNames[b.step]
 	}
-	if err := st.write(e.opts.StateFile); err != nil {
+	if err := acceptortest.WriteState(e.opts.StateFile, st); err != nil {
 		e.log.Warn("acceptor emulator state not saved", "file", e.opts.StateFile, "err", err)
 	}
 }
@@ -1022,23 +941,7 @@ func (e *Emulator) load() error {
 	if err != nil || st == nil {
 		return err
 	}
-	for v, n := range st.Stacked {
-		var m int64
-		if _, err := fmt.Sscan(v, &m); err == nil {
-			e.stacked[kiosk.Money(m)] = n
-		}
-	}
-	if st.Cassette == nil {
-		// A state file from before the cassette was counted apart: it held
-		// every bill stacked.
-		st.Cassette = st.Stacked
-	}
-	for v, n := range st.Cassette {
-		var m int64
-		if _, err := fmt.Sscan(v, &m); err == nil {
-			e.cassette[kiosk.Money(m)] = n
-		}
-	}
+	st.Counts(e.stacked, e.cassette)
 	e.returned, e.recover = st.Returned, st.Recover
 	e.cassetteOut, e.cassetteFull, e.jammed = st.CassetteOut, st.CassetteFull, st.Jammed
 	if st.BillCode != 0 {

@@ -5,6 +5,7 @@ import (
 	"maps"
 	"time"
 
+	"tolem/devices/acceptor/acceptortest"
 	"tolem/kiosk"
 )
 
@@ -64,46 +65,7 @@ func Instants() []Instant {
 }
 
 // Cut is a power failure the emulator acted out.
-type Cut struct {
-	// Instant is the bill's instant it was armed for; 0 for PowerCut.
-	Instant Instant
-	// Value is the bill the cut concerned: the one in the head or the
-	// stacker, or the one in the cassette whose VEND VALID the controller
-	// had not acknowledged; 0 for none.
-	Value kiosk.Money
-	// Place is where the cut left that bill: in the acceptor's head, half-way
-	// into the stacker, or nowhere for a bill already in the cassette (or
-	// none).
-	Place kiosk.BillPosition
-	// Next is a bill already in the head when the cut caught the one before
-	// it in the cassette. An ID-003 unit takes no bill before the last one's
-	// VEND VALID is acknowledged, so it is always 0; it is here so that a
-	// test reads a cut of either protocol alike.
-	Next kiosk.Money
-	At   time.Time
-}
-
-func (c Cut) String() string {
-	if c.Value == 0 {
-		return fmt.Sprintf("power cut at %s, no bill in the unit", c.Instant)
-	}
-	place := "in the cassette"
-	switch c.Place {
-	case kiosk.BillInValidator:
-		place = "in the head"
-	case kiosk.BillInStacker:
-		place = "half-way into the cassette"
-	}
-	if c.Next != 0 {
-		place += fmt.Sprintf(", the next bill (%s) in the head", c.Next)
-	}
-	return fmt.Sprintf("power cut at %s, bill %s %s", c.Instant, c.Value, place)
-}
-
-type armedCut struct {
-	at   Instant
-	hook func(Cut)
-}
+type Cut = acceptortest.Cut[Instant]
 
 // PowerCutAt arms a power cut for the next time a bill reaches instant at;
 // an earlier arming that has not fired is replaced. The unit then goes dark
@@ -114,17 +76,14 @@ type armedCut struct {
 func (e *Emulator) PowerCutAt(at Instant, hook func(Cut)) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.cut = &armedCut{at: at, hook: hook}
-	e.cutAfter = false
+	e.fuse.Arm(at, hook)
 }
 
 // Disarm cancels an armed power cut; it reports whether one was waiting.
 func (e *Emulator) Disarm() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	armed := e.cut != nil
-	e.cut, e.cutAfter = nil, false
-	return armed
+	return e.fuse.Disarm()
 }
 
 // PowerCut cuts the power now, wherever the bill in flight is, and restores
@@ -147,39 +106,29 @@ func (e *Emulator) Cassette() map[kiosk.Money]int {
 	return maps.Clone(e.cassette)
 }
 
-// cutDue reports whether a cut is armed for instant at.
-func (e *Emulator) cutDue(at Instant) bool { return e.cut != nil && e.cut.at == at }
-
-// cutOnAnswer makes the answer being built the last one before the power
-// goes, when a cut is armed for at.
-func (e *Emulator) cutOnAnswer(at Instant) {
-	if e.cutDue(at) {
-		e.cutAfter = true
-	}
-}
-
 // answerSent cuts the power once an answer that was to be the last is on
 // the wire.
 func (e *Emulator) answerSent() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if !e.cutAfter || e.cut == nil {
+	at, ok := e.fuse.AfterAnswer()
+	if !ok {
 		return
 	}
 	// No advance: the cut belongs to the state the answer told of.
-	e.cutLocked(time.Now(), e.cut.at)
+	e.cutLocked(time.Now(), at)
 }
 
 // armMidStack cuts the power half-way through the stacking of b when a cut
 // is armed for AtStacking.
 func (e *Emulator) armMidStack(b *bill) {
-	if !e.cutDue(AtStacking) {
+	if !e.fuse.Due(AtStacking) {
 		return
 	}
 	time.AfterFunc(time.Until(b.until.Add(-e.opts.StackTime/2)), func() {
 		e.mu.Lock()
 		defer e.mu.Unlock()
-		if e.closed || e.bill != b || b.step != stStacking || !e.cutDue(AtStacking) {
+		if e.port.Closed() || e.bill != b || b.step != stStacking || !e.fuse.Due(AtStacking) {
 			return
 		}
 		e.cutLocked(time.Now(), AtStacking)
@@ -205,12 +154,7 @@ func (e *Emulator) cutLocked(now time.Time, at Instant) Cut {
 	default:
 		c.Value, c.Place = e.value(b.code), kiosk.BillInValidator
 	}
-	var hook func(Cut)
-	if e.cut != nil && e.cut.at == at {
-		hook = e.cut.hook
-		e.cut = nil
-	}
-	e.cutAfter = false
+	hook := e.fuse.Blow(at)
 	e.powerOn(now)
 	e.silentUntil = now.Add(e.opts.PowerOffTime)
 	e.save()

@@ -1,4 +1,4 @@
-package id003test
+package acceptortest
 
 import (
 	"path/filepath"
@@ -20,14 +20,14 @@ func TestStateFileSurvivesAPowerCut(t *testing.T) {
 			lfs := lazyfs.Mount(t, back, opts)
 			path := filepath.Join(lfs.Dir(), "acceptor.json")
 			for i := 1; i <= 3; i++ {
-				p := persisted{Stacked: map[string]int{"100000": i}, Returned: 0}
-				if err := p.write(path); err != nil {
+				if err := WriteState(path, Box{Stacked: map[string]int{"100000": i}}); err != nil {
 					t.Fatal(err)
 				}
 			}
 			lfs.Cut()
-			got, err := readPersisted(filepath.Join(back, "acceptor.json"))
-			if err != nil || got == nil || got.Stacked["100000"] != 3 {
+			var got Box
+			ok, err := ReadState(filepath.Join(back, "acceptor.json"), "cassette", &got)
+			if err != nil || !ok || got.Stacked["100000"] != 3 {
 				t.Fatalf("after the cut: %+v, %v; want the last saved state, 3 bills of 1000 ₸", got, err)
 			}
 		})
