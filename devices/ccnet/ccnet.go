@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"tolem/devices/acceptor"
 	"tolem/devices/serialport"
 	"tolem/kiosk"
 )
@@ -50,9 +51,6 @@ const (
 // DefaultCurrencies maps the country codes tenge firmware uses to ISO 4217.
 func DefaultCurrencies() map[string]string { return map[string]string{"KZT": "KZT", "KAZ": "KZT"} }
 
-// lastErrorsKept is how many recent errors Info reports.
-const lastErrorsKept = 10
-
 // Dev is a CashCode bill validator on a serial line, driven over CCNET. It
 // implements kiosk.Acceptor.
 //
@@ -70,26 +68,21 @@ type Dev struct {
 	// unit (unix nanoseconds); LastActivity reads it.
 	activity atomic.Int64
 
-	wake chan struct{} // an API call queued work for the poll loop
-	done chan struct{}
-	wg   sync.WaitGroup // the run goroutine
-	// runEnded is closed once the run goroutine has returned: the deliver
-	// goroutine then hands over what is left and closes events.
-	runEnded chan struct{}
-	events   chan kiosk.AcceptorEvent
+	wake     chan struct{} // an API call queued work for the poll loop
+	done     chan struct{}
+	wg       sync.WaitGroup // the run goroutine
+	delivery *acceptor.Delivery
 	close    sync.Once
 
 	mu       sync.Mutex
-	queue    []kiosk.AcceptorEvent // emitted, not yet delivered
-	evWake   chan struct{}
 	ready    bool
 	state    string
 	ident    Identity
 	table    [NumTypes]BillType
 	values   [NumTypes]kiosk.Money // 0: the type cannot be used
 	currency string
-	faults   []faultKey
-	errs     []string
+	faults   *acceptor.Faults
+	errs     acceptor.LastErrors
 	want     BillMask // types the flow enabled
 	dirty    bool     // want not yet sent to the unit
 	halts    []chan struct{}
@@ -104,11 +97,6 @@ type Dev struct {
 	// (escrow, accepting) clears it.
 	lastEnd    [2]byte
 	hasLastEnd bool
-}
-
-type faultKey struct {
-	fault  kiosk.Fault
-	detail string
 }
 
 // inFlight is the bill between ESCROW and STACKED/RETURNED, as far as the
@@ -197,15 +185,13 @@ func newDev(port string, opts *Opts, hook func(*link)) (*Dev, error) {
 		clock:    o.Clock,
 		wake:     make(chan struct{}, 1),
 		done:     make(chan struct{}),
-		events:   make(chan kiosk.AcceptorEvent),
-		evWake:   make(chan struct{}, 1),
-		runEnded: make(chan struct{}),
+		delivery: acceptor.NewDelivery(),
 		state:    "connecting",
 		hook:     hook,
 	}
+	d.faults = acceptor.NewFaults(&d.mu, "bill validator", d.log, d.emit)
 	d.wg.Add(1)
 	go d.run()
-	go d.deliver()
 	return d, nil
 }
 
@@ -298,7 +284,7 @@ func (d *Dev) LastActivity() time.Time {
 }
 
 // Events delivers the unit's events in order; closed by Close.
-func (d *Dev) Events() <-chan kiosk.AcceptorEvent { return d.events }
+func (d *Dev) Events() <-chan kiosk.AcceptorEvent { return d.delivery.Events() }
 
 // Info is the unit's identity and state.
 func (d *Dev) Info() kiosk.AcceptorInfo {
@@ -312,7 +298,7 @@ func (d *Dev) Info() kiosk.AcceptorInfo {
 		State:      d.state,
 		Currency:   d.currency,
 		LastErrors: slices.Clone(d.errs),
-		Ready:      d.ready && len(d.faults) == 0,
+		Ready:      d.ready && d.faults.Len() == 0,
 	}
 	for _, v := range d.values {
 		if v != 0 && !slices.Contains(info.Denominations, v) {
@@ -320,9 +306,7 @@ func (d *Dev) Info() kiosk.AcceptorInfo {
 		}
 	}
 	slices.Sort(info.Denominations)
-	for _, f := range d.faults {
-		info.Faults = append(info.Faults, f.fault)
-	}
+	info.Faults = d.faults.Kinds()
 	return info
 }
 
@@ -364,7 +348,8 @@ func (d *Dev) Close() error {
 		err = d.Halt()
 		close(d.done)
 		d.wg.Wait()
-		close(d.runEnded)
+		// The run goroutine has returned: nothing more can be emitted.
+		d.delivery.Stop()
 	})
 	if errors.Is(err, errClosed) {
 		err = nil
@@ -376,63 +361,15 @@ func (d *Dev) Close() error {
 // flow to read one, or a slow reader would stop the HOLDs.
 func (d *Dev) emit(e kiosk.AcceptorEvent) {
 	e.At = d.clock.Now()
-	attrs := []any{"event", e.Kind.String()}
-	switch e.Kind {
-	case kiosk.EventEscrow, kiosk.EventStacked, kiosk.EventReturned:
-		attrs = append(attrs, "value", e.Value.String())
-	case kiosk.EventPowerUp:
-		attrs = append(attrs, "bill_at", e.BillAt.String(), "value", e.Value.String())
-	case kiosk.EventRejected:
-		attrs = append(attrs, "reason", e.Reason)
-	case kiosk.EventFault:
-		attrs = append(attrs, "fault", string(e.Fault), "detail", e.Detail)
-	}
-	d.log.Info("acceptor event", attrs...)
-	d.mu.Lock()
-	d.queue = append(d.queue, e)
-	d.mu.Unlock()
-	select {
-	case d.evWake <- struct{}{}:
-	default:
-	}
-}
-
-func (d *Dev) deliver() {
-	defer close(d.events)
-	for {
-		d.mu.Lock()
-		if len(d.queue) == 0 {
-			d.mu.Unlock()
-			select {
-			case <-d.evWake:
-				continue
-			case <-d.runEnded:
-				// Nothing more can be emitted; a last event may have been
-				// queued just before.
-				d.mu.Lock()
-				n := len(d.queue)
-				d.mu.Unlock()
-				if n == 0 {
-					return
-				}
-				continue
-			}
-		}
-		e := d.queue[0]
-		d.queue = d.queue[1:]
-		d.mu.Unlock()
-		d.events <- e
-	}
+	acceptor.LogEvent(d.log, e)
+	d.delivery.Push(e)
 }
 
 // noteError keeps err among the last errors Info shows.
 func (d *Dev) noteError(err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.errs = append(d.errs, d.clock.Now().UTC().Format(time.RFC3339)+" "+err.Error())
-	if len(d.errs) > lastErrorsKept {
-		d.errs = slices.Delete(d.errs, 0, len(d.errs)-lastErrorsKept)
-	}
+	d.errs.Add(d.clock.Now(), err)
 }
 
 func (d *Dev) setState(s string) {

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"tolem/devices/acceptor"
 	"tolem/devices/serialport"
 )
 
@@ -33,7 +34,7 @@ var (
 	// errGarbled: answers kept arriving damaged; the line is alive, so the
 	// command is abandoned rather than the connection.
 	errGarbled = errors.New("the bill validator's answers keep arriving damaged: check the cable and its shielding")
-	errClosed  = errors.New("driver closed")
+	errClosed  = acceptor.ErrClosed
 	// errTruncated: an answer stopped in the middle.
 	errTruncated = errors.New("answer cut short")
 )
@@ -207,21 +208,4 @@ func (l *link) ioError(err error) error {
 }
 
 // wait sleeps for d unless the driver is closing.
-func (l *link) wait(d time.Duration) error {
-	if d <= 0 {
-		select {
-		case <-l.done:
-			return errClosed
-		default:
-			return nil
-		}
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-l.done:
-		return errClosed
-	case <-t.C:
-		return nil
-	}
-}
+func (l *link) wait(d time.Duration) error { return acceptor.Wait(l.done, d) }

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"tolem/devices/acceptor"
 	"tolem/devices/serialport"
 	"tolem/kiosk"
 )
@@ -91,9 +92,6 @@ func CountriesFromConfig(m map[string]string) map[byte]string {
 	return out
 }
 
-// lastErrorsKept is how many recent errors Info reports.
-const lastErrorsKept = 10
-
 // Dev is a JCM bill acceptor on a serial line, driven over ID-003. It
 // implements kiosk.Acceptor.
 //
@@ -111,24 +109,21 @@ type Dev struct {
 	// unit (unix nanoseconds); LastActivity reads it.
 	activity atomic.Int64
 
-	wake    chan struct{} // an API call queued work for the poll loop
-	done    chan struct{}
-	stopped chan struct{} // the poll loop has ended: no more events
-	wg      sync.WaitGroup
-	events  chan kiosk.AcceptorEvent
-	close   sync.Once
+	wake     chan struct{} // an API call queued work for the poll loop
+	done     chan struct{}
+	wg       sync.WaitGroup
+	delivery *acceptor.Delivery
+	close    sync.Once
 
 	mu       sync.Mutex
-	queue    []kiosk.AcceptorEvent // emitted, not yet delivered
-	evWake   chan struct{}
 	ready    bool
 	state    string
 	version  Version
 	table    []Denom
 	values   [NumDenoms]kiosk.Money // 0: the code cannot be used
 	currency string
-	faults   []faultKey
-	errs     []string
+	faults   *acceptor.Faults
+	errs     acceptor.LastErrors
 	want     DenomMask // codes the flow enabled
 	dirty    bool      // want not yet sent to the unit
 	halts    []chan struct{}
@@ -140,11 +135,6 @@ type Dev struct {
 	// Owned by the run goroutine.
 	poll pollMemory
 	hook func(*link)
-}
-
-type faultKey struct {
-	fault  kiosk.Fault
-	detail string
 }
 
 // inFlight is a bill from its ESCROW on, as far as the driver knows.
@@ -230,24 +220,23 @@ func newDev(port string, opts *Opts, hook func(*link)) (*Dev, error) {
 		}
 	}
 	d := &Dev{
-		path:    port,
-		opts:    o,
-		log:     o.Log.With("acceptor", "id003", "port", port),
-		clock:   o.Clock,
-		wake:    make(chan struct{}, 1),
-		done:    make(chan struct{}),
-		stopped: make(chan struct{}),
-		events:  make(chan kiosk.AcceptorEvent),
-		evWake:  make(chan struct{}, 1),
-		state:   "connecting",
-		hook:    hook,
+		path:     port,
+		opts:     o,
+		log:      o.Log.With("acceptor", "id003", "port", port),
+		clock:    o.Clock,
+		wake:     make(chan struct{}, 1),
+		done:     make(chan struct{}),
+		delivery: acceptor.NewDelivery(),
+		state:    "connecting",
+		hook:     hook,
 	}
+	d.faults = acceptor.NewFaults(&d.mu, "bill acceptor", d.log, d.emit)
 	d.wg.Add(1)
 	go func() {
-		defer close(d.stopped)
+		// The poll loop has ended: nothing more can be emitted.
+		defer d.delivery.Stop()
 		d.run()
 	}()
-	go d.deliver()
 	return d, nil
 }
 
@@ -348,7 +337,7 @@ func (d *Dev) LastActivity() time.Time {
 
 // Events delivers the unit's events in order; closed after Close, once the
 // last event was received.
-func (d *Dev) Events() <-chan kiosk.AcceptorEvent { return d.events }
+func (d *Dev) Events() <-chan kiosk.AcceptorEvent { return d.delivery.Events() }
 
 // Info is the unit's identity and state.
 func (d *Dev) Info() kiosk.AcceptorInfo {
@@ -362,7 +351,7 @@ func (d *Dev) Info() kiosk.AcceptorInfo {
 		State:      d.state,
 		Currency:   d.currency,
 		LastErrors: slices.Clone(d.errs),
-		Ready:      d.ready && len(d.faults) == 0,
+		Ready:      d.ready && d.faults.Len() == 0,
 	}
 	for _, v := range d.values {
 		if v != 0 && !slices.Contains(info.Denominations, v) {
@@ -370,9 +359,7 @@ func (d *Dev) Info() kiosk.AcceptorInfo {
 		}
 	}
 	slices.Sort(info.Denominations)
-	for _, f := range d.faults {
-		info.Faults = append(info.Faults, f.fault)
-	}
+	info.Faults = d.faults.Kinds()
 	return info
 }
 
@@ -431,63 +418,15 @@ func (d *Dev) Close() error {
 // flow to read one, or a slow reader would stop the HOLDs.
 func (d *Dev) emit(e kiosk.AcceptorEvent) {
 	e.At = d.clock.Now()
-	attrs := []any{"event", e.Kind.String()}
-	switch e.Kind {
-	case kiosk.EventEscrow, kiosk.EventStacking, kiosk.EventStacked, kiosk.EventReturned:
-		attrs = append(attrs, "value", e.Value.String())
-	case kiosk.EventPowerUp:
-		attrs = append(attrs, "bill_at", e.BillAt.String(), "value", e.Value.String())
-	case kiosk.EventRejected:
-		attrs = append(attrs, "reason", e.Reason)
-	case kiosk.EventFault:
-		attrs = append(attrs, "fault", string(e.Fault), "detail", e.Detail)
-	}
-	d.log.Info("acceptor event", attrs...)
-	d.mu.Lock()
-	d.queue = append(d.queue, e)
-	d.mu.Unlock()
-	select {
-	case d.evWake <- struct{}{}:
-	default:
-	}
-}
-
-// deliver hands the queued events to the reader, and closes Events once the
-// poll loop has stopped and the last event is out.
-func (d *Dev) deliver() {
-	for {
-		d.mu.Lock()
-		if len(d.queue) == 0 {
-			d.mu.Unlock()
-			select {
-			case <-d.evWake:
-				continue
-			case <-d.stopped:
-				d.mu.Lock()
-				empty := len(d.queue) == 0
-				d.mu.Unlock()
-				if empty {
-					close(d.events)
-					return
-				}
-				continue
-			}
-		}
-		e := d.queue[0]
-		d.queue = d.queue[1:]
-		d.mu.Unlock()
-		d.events <- e
-	}
+	acceptor.LogEvent(d.log, e)
+	d.delivery.Push(e)
 }
 
 // noteError keeps err among the last errors Info shows.
 func (d *Dev) noteError(err error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.errs = append(d.errs, d.clock.Now().UTC().Format(time.RFC3339)+" "+err.Error())
-	if len(d.errs) > lastErrorsKept {
-		d.errs = slices.Delete(d.errs, 0, len(d.errs)-lastErrorsKept)
-	}
+	d.errs.Add(d.clock.Now(), err)
 }
 
 func (d *Dev) setState(s string) {

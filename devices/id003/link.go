@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"tolem/devices/acceptor"
 	"tolem/devices/serialport"
 )
 
@@ -39,7 +40,7 @@ var (
 	// COMMUNICATION ERROR); the line is alive, so the request is abandoned
 	// rather than the connection.
 	errGarbled = errors.New("the bill acceptor's answers keep arriving damaged: check the cable, its shielding and the line's 8E1 setting")
-	errClosed  = errors.New("driver closed")
+	errClosed  = acceptor.ErrClosed
 	// errInvalid: the unit answered INVALID COMMAND.
 	errInvalid  = errors.New("INVALID COMMAND")
 	errNoAnswer = errors.New("no answer")
@@ -279,21 +280,4 @@ func (l *link) ioError(err error) error {
 }
 
 // wait sleeps for d unless the driver is closing.
-func (l *link) wait(d time.Duration) error {
-	if d <= 0 {
-		select {
-		case <-l.done:
-			return errClosed
-		default:
-			return nil
-		}
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-l.done:
-		return errClosed
-	case <-t.C:
-		return nil
-	}
-}
+func (l *link) wait(d time.Duration) error { return acceptor.Wait(l.done, d) }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"tolem/devices/acceptor"
 	"tolem/kiosk"
 )
 
@@ -26,7 +27,8 @@ func (p *nullPort) Flush() error { return nil }
 // fed statuses by hand.
 func observer(t *testing.T) (*Dev, *link, *nullPort) {
 	d := &Dev{opts: Opts{HoldInterval: DefaultHold}, log: slog.New(slog.DiscardHandler), clock: kiosk.SystemClock{},
-		evWake: make(chan struct{}, 1), done: make(chan struct{})}
+		delivery: &acceptor.Delivery{}, done: make(chan struct{})}
+	d.faults = acceptor.NewFaults(&d.mu, "bill acceptor", d.log, d.emit)
 	var table []Denom
 	for i, v := range []byte{200, 50, 100, 20, 50, 100, 200} {
 		table = append(table, Denom{Code: DenomFirst + byte(i), Country: 0x4B, Base: v, Exp: []byte{0, 1, 1, 2, 2, 2, 2}[i]})
@@ -39,7 +41,7 @@ func observer(t *testing.T) (*Dev, *link, *nullPort) {
 
 func (d *Dev) drained() []string {
 	var out []string
-	for _, e := range d.queue {
+	for _, e := range d.delivery.Take() {
 		s := e.Kind.String()
 		switch e.Kind {
 		case kiosk.EventEscrow, kiosk.EventStacking, kiosk.EventStacked, kiosk.EventReturned:
@@ -51,7 +53,6 @@ func (d *Dev) drained() []string {
 		}
 		out = append(out, s)
 	}
-	d.queue = nil
 	return out
 }
 

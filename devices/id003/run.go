@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"tolem/devices/acceptor"
 	"tolem/kiosk"
 )
 
@@ -28,26 +29,7 @@ func (r rebooted) Error() string {
 // run keeps a connection to the unit for as long as the driver lives.
 func (d *Dev) run() {
 	defer d.wg.Done()
-	backoff := d.opts.ReconnectMin
-	for {
-		d.activity.Store(time.Now().UnixNano())
-		wasReady, err := d.connection()
-		if errors.Is(err, errClosed) {
-			return
-		}
-		d.offline(err)
-		if wasReady {
-			backoff = d.opts.ReconnectMin
-		}
-		t := time.NewTimer(backoff)
-		select {
-		case <-d.done:
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		backoff = min(2*backoff, d.opts.ReconnectMax)
-	}
+	acceptor.Reconnect(d.done, d.opts.ReconnectMin, d.opts.ReconnectMax, &d.activity, d.connection, d.offline)
 }
 
 // offline records a lost or unreachable unit, reporting the fault once.
@@ -58,7 +40,7 @@ func (d *Dev) offline(err error) {
 	d.releaseHalts()
 	d.mu.Unlock()
 	d.setState("disconnected")
-	if d.raiseFault(kiosk.FaultDisconnected, err.Error()) {
+	if d.faults.Raise(kiosk.FaultDisconnected, err.Error()) {
 		d.log.Error("bill acceptor offline", "err", err)
 	}
 }
@@ -252,7 +234,7 @@ func (d *Dev) initialise(l *link, first *Frame) error {
 	if err := d.observe(l, last); err != nil {
 		return err
 	}
-	d.clearFault(kiosk.FaultDisconnected)
+	d.faults.Clear(kiosk.FaultDisconnected)
 	d.mu.Lock()
 	d.ready = true
 	d.mu.Unlock()
@@ -645,7 +627,7 @@ func (d *Dev) observe(l *link, ans Frame) error {
 		return rebooted{ans: ans}
 
 	case StEscrow:
-		d.clearFaults()
+		d.faults.ClearAll()
 		if b.active() && b.code == arg {
 			// Still the same bill. Seen again after a STACK or RETURN that
 			// seemed to go through, it is not on its way after all: the
@@ -687,10 +669,10 @@ func (d *Dev) observe(l *link, ans Frame) error {
 		}
 
 	case StHolding:
-		d.clearFaults()
+		d.faults.ClearAll()
 
 	case StStacking:
-		d.clearFaults()
+		d.faults.ClearAll()
 		if b.active() {
 			d.mu.Lock()
 			b.phase = phaseStacking
@@ -699,7 +681,7 @@ func (d *Dev) observe(l *link, ans Frame) error {
 		}
 
 	case StVendValid:
-		d.clearFaults()
+		d.faults.ClearAll()
 		// ACK before the event: a driver killed between the two leaves a
 		// unit that goes on to STACKED, and the ledger's record of the STACK
 		// settles the bill; the other order could count it twice.
@@ -720,14 +702,14 @@ func (d *Dev) observe(l *link, ans Frame) error {
 		}
 
 	case StStacked:
-		d.clearFaults()
+		d.faults.ClearAll()
 		if b.active() && b.phase != phaseReturning {
 			d.log.Warn("the unit did not report VEND VALID; concluded from STACKED", "value", b.value.String())
 			d.stacked(b)
 		}
 
 	case StRejecting:
-		d.clearFaults()
+		d.faults.ClearAll()
 		if repeat {
 			return nil
 		}
@@ -741,7 +723,7 @@ func (d *Dev) observe(l *link, ans Frame) error {
 		d.emit(kiosk.AcceptorEvent{Kind: kiosk.EventRejected, Reason: RejectReason(arg)})
 
 	case StReturning:
-		d.clearFaults()
+		d.faults.ClearAll()
 		if b.active() {
 			d.mu.Lock()
 			b.phase = phaseReturning
@@ -749,7 +731,7 @@ func (d *Dev) observe(l *link, ans Frame) error {
 		}
 
 	case StIdling, StDisabled, StAccepting:
-		d.clearFaults()
+		d.faults.ClearAll()
 		if b.active() {
 			d.missedEnd(b)
 		}
@@ -764,7 +746,7 @@ func (d *Dev) observe(l *link, ans Frame) error {
 			}
 		}
 		f, detail := faultOf(code, arg)
-		d.raiseFault(f, detail)
+		d.faults.Raise(f, detail)
 
 	case AnsACK, ENQ:
 
@@ -809,48 +791,4 @@ func faultOf(code, arg byte) (kiosk.Fault, string) {
 		return kiosk.FaultPause, "a second bill was pushed in while one is in escrow"
 	}
 	return kiosk.FaultFailure, FailureDetail(arg)
-}
-
-// raiseFault reports a fault at its onset; it reports whether it was new.
-func (d *Dev) raiseFault(f kiosk.Fault, detail string) bool {
-	d.mu.Lock()
-	for _, k := range d.faults {
-		if k.fault == f && (f == kiosk.FaultDisconnected || k.detail == detail) {
-			d.mu.Unlock()
-			return false
-		}
-	}
-	d.faults = append(d.faults, faultKey{f, detail})
-	d.mu.Unlock()
-	d.log.Warn("bill acceptor fault", "fault", string(f), "detail", detail)
-	d.emit(kiosk.AcceptorEvent{Kind: kiosk.EventFault, Fault: f, Detail: detail})
-	return true
-}
-
-// clearFaults ends every fault: the unit answered a working status.
-func (d *Dev) clearFaults() {
-	d.mu.Lock()
-	had := len(d.faults) > 0
-	d.faults = nil
-	d.mu.Unlock()
-	if had {
-		d.emit(kiosk.AcceptorEvent{Kind: kiosk.EventFaultCleared})
-	}
-}
-
-// clearFault ends one fault, reporting FaultCleared if it was the last.
-func (d *Dev) clearFault(f kiosk.Fault) {
-	d.mu.Lock()
-	n := len(d.faults)
-	for i, k := range d.faults {
-		if k.fault == f {
-			d.faults = append(d.faults[:i], d.faults[i+1:]...)
-			break
-		}
-	}
-	cleared := n > 0 && len(d.faults) == 0
-	d.mu.Unlock()
-	if cleared {
-		d.emit(kiosk.AcceptorEvent{Kind: kiosk.EventFaultCleared})
-	}
 }
