@@ -4,24 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"tolem/devices/acceptor/acceptortest"
 	"tolem/devices/ccnet"
 	"tolem/devices/ccnet/ccnettest"
 	"tolem/kiosk"
 )
 
-// The machine running the tests may be busy: waits are generous, and nothing
-// asserts how fast a thing happened, only that it did (or did not).
-const patience = 30 * time.Second
+const patience = acceptortest.Patience
 
 var allBills = []kiosk.Money{kiosk.Tenge(200), kiosk.Tenge(500), kiosk.Tenge(1000), kiosk.Tenge(2000),
 	kiosk.Tenge(5000), kiosk.Tenge(10000), kiosk.Tenge(20000)}
@@ -33,11 +29,7 @@ type rig struct {
 	emu *ccnettest.Emulator
 	dev *ccnet.Dev
 	ctx context.Context
-
-	mu     sync.Mutex
-	cond   *sync.Cond
-	events []kiosk.AcceptorEvent
-	closed bool
+	*acceptortest.Recorder
 }
 
 // fastEmu shortens the unit's mechanics so that tests are quick; the escrow
@@ -57,17 +49,10 @@ func fastEmu(o ccnettest.EmuOptions) ccnettest.EmuOptions {
 	return o
 }
 
-func testLog(t *testing.T) *slog.Logger {
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test", t.Name())
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
 func newRig(t *testing.T, eo ccnettest.EmuOptions, do ccnet.Opts) *rig {
 	t.Helper()
 	if eo.Log == nil {
-		eo.Log = testLog(t).With("side", "emulator")
+		eo.Log = acceptortest.TestLog(t).With("side", "emulator")
 	}
 	emu, err := ccnettest.Start(fastEmu(eo))
 	if err != nil {
@@ -87,106 +72,21 @@ func attach(t *testing.T, emu *ccnettest.Emulator, path string, do ccnet.Opts) *
 		do.ReconnectMin, do.ReconnectMax = 100*time.Millisecond, time.Second
 	}
 	if do.Log == nil {
-		do.Log = testLog(t)
+		do.Log = acceptortest.TestLog(t)
 	}
 	dev, err := ccnet.New(path, &do)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{t: t, emu: emu, dev: dev, ctx: context.Background()}
-	r.cond = sync.NewCond(&r.mu)
-	go func() {
-		for e := range dev.Events() {
-			r.mu.Lock()
-			r.events = append(r.events, e)
-			r.cond.Broadcast()
-			r.mu.Unlock()
-		}
-		r.mu.Lock()
-		r.closed = true
-		r.cond.Broadcast()
-		r.mu.Unlock()
-	}()
+	r := &rig{t: t, emu: emu, dev: dev, ctx: context.Background(), Recorder: acceptortest.Record(t, dev.Events())}
 	t.Cleanup(func() { dev.Close() })
 	return r
-}
-
-// await waits until the driver has emitted n events of kind in all, and
-// returns the n-th.
-func (r *rig) await(kind kiosk.AcceptorEventKind, n int) kiosk.AcceptorEvent {
-	r.t.Helper()
-	timer := time.AfterFunc(patience, func() {
-		r.mu.Lock()
-		r.closed = true // stop waiting
-		r.cond.Broadcast()
-		r.mu.Unlock()
-	})
-	defer timer.Stop()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for {
-		seen := 0
-		for _, e := range r.events {
-			if e.Kind == kind {
-				if seen++; seen == n {
-					return e
-				}
-			}
-		}
-		if r.closed {
-			r.t.Fatalf("no %d. %s event within %v; events: %s", n, kind, patience, describe(r.events))
-		}
-		r.cond.Wait()
-	}
-}
-
-// count is how many events of kind the driver emitted so far.
-func (r *rig) count(kind kiosk.AcceptorEventKind) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := 0
-	for _, e := range r.events {
-		if e.Kind == kind {
-			n++
-		}
-	}
-	return n
-}
-
-// kinds lists the events so far, for sequence assertions.
-func (r *rig) kinds() []kiosk.AcceptorEventKind {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var ks []kiosk.AcceptorEventKind
-	for _, e := range r.events {
-		ks = append(ks, e.Kind)
-	}
-	return ks
-}
-
-func describe(evs []kiosk.AcceptorEvent) string {
-	var b strings.Builder
-	for _, e := range evs {
-		fmt.Fprintf(&b, "%s", e.Kind)
-		switch e.Kind {
-		case kiosk.EventEscrow, kiosk.EventStacked, kiosk.EventReturned:
-			fmt.Fprintf(&b, "(%s)", e.Value)
-		case kiosk.EventPowerUp:
-			fmt.Fprintf(&b, "(%s %s)", e.BillAt, e.Value)
-		case kiosk.EventFault:
-			fmt.Fprintf(&b, "(%s)", e.Fault)
-		case kiosk.EventRejected:
-			fmt.Fprintf(&b, "(%s)", e.Reason)
-		}
-		b.WriteString(" ")
-	}
-	return b.String()
 }
 
 // ready waits for the n-th EventReady and enables every bill.
 func (r *rig) ready(n int) {
 	r.t.Helper()
-	r.await(kiosk.EventReady, n)
+	r.Await(kiosk.EventReady, n)
 	if err := r.dev.Enable(r.ctx, allBills); err != nil {
 		r.t.Fatal(err)
 	}
@@ -212,24 +112,15 @@ func (r *rig) insert(v kiosk.Money) {
 // quiet lets the driver poll a while, so that a duplicate event would show.
 func quiet() { time.Sleep(time.Second) }
 
-func (r *rig) wantCount(kind kiosk.AcceptorEventKind, n int) {
-	r.t.Helper()
-	if got := r.count(kind); got != n {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		r.t.Errorf("%d %s events, want %d; events: %s", got, kind, n, describe(r.events))
-	}
-}
-
 func TestStartUpReportsIdentityAndTable(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, ccnettest.EmuOptions{}, ccnet.Opts{})
-	p := r.await(kiosk.EventPowerUp, 1)
+	p := r.Await(kiosk.EventPowerUp, 1)
 	if p.BillAt != kiosk.BillNowhere || p.Value != 0 {
 		t.Errorf("power-up %s %s, want nothing in the unit", p.BillAt, p.Value)
 	}
-	r.await(kiosk.EventReady, 1)
-	if got := r.kinds(); !slices.Equal(got, []kiosk.AcceptorEventKind{kiosk.EventPowerUp, kiosk.EventReady}) {
+	r.Await(kiosk.EventReady, 1)
+	if got := r.Kinds(); !slices.Equal(got, []kiosk.AcceptorEventKind{kiosk.EventPowerUp, kiosk.EventReady}) {
 		t.Errorf("events %v, want power_up, ready", got)
 	}
 	info := r.dev.Info()
@@ -255,7 +146,7 @@ func TestEveryDenominationEscrowAndStack(t *testing.T) {
 	r.ready(1)
 	for i, v := range allBills {
 		r.insert(v)
-		if e := r.await(kiosk.EventEscrow, i+1); e.Value != v {
+		if e := r.Await(kiosk.EventEscrow, i+1); e.Value != v {
 			t.Fatalf("escrow %s, want %s", e.Value, v)
 		}
 		if got := r.dev.Info().State; got != "escrow" && got != "holding" {
@@ -264,13 +155,13 @@ func TestEveryDenominationEscrowAndStack(t *testing.T) {
 		if err := r.dev.Stack(r.ctx); err != nil {
 			t.Fatal(err)
 		}
-		if e := r.await(kiosk.EventStacked, i+1); e.Value != v {
+		if e := r.Await(kiosk.EventStacked, i+1); e.Value != v {
 			t.Fatalf("stacked %s, want %s", e.Value, v)
 		}
 	}
 	quiet()
-	r.wantCount(kiosk.EventEscrow, len(allBills))
-	r.wantCount(kiosk.EventStacked, len(allBills))
+	r.WantCount(kiosk.EventEscrow, len(allBills))
+	r.WantCount(kiosk.EventStacked, len(allBills))
 	st := r.emu.Stacked()
 	for _, v := range allBills {
 		if st[v] != 1 {
@@ -284,19 +175,19 @@ func TestEscrowReturn(t *testing.T) {
 	r := newRig(t, ccnettest.EmuOptions{}, ccnet.Opts{})
 	r.ready(1)
 	r.insert(kiosk.Tenge(5000))
-	r.await(kiosk.EventEscrow, 1)
+	r.Await(kiosk.EventEscrow, 1)
 	if err := r.dev.Return(r.ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.dev.Stack(r.ctx); err == nil {
 		t.Error("Stack after Return accepted")
 	}
-	if e := r.await(kiosk.EventReturned, 1); e.Value != kiosk.Tenge(5000) {
+	if e := r.Await(kiosk.EventReturned, 1); e.Value != kiosk.Tenge(5000) {
 		t.Errorf("returned %s", e.Value)
 	}
 	quiet()
-	r.wantCount(kiosk.EventReturned, 1)
-	r.wantCount(kiosk.EventStacked, 0)
+	r.WantCount(kiosk.EventReturned, 1)
+	r.WantCount(kiosk.EventStacked, 0)
 	if st := r.emu.Stacked(); len(st) != 0 {
 		t.Errorf("cassette holds %v after a return", st)
 	}
@@ -308,7 +199,7 @@ func TestEscrowReturn(t *testing.T) {
 func TestRejections(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, ccnettest.EmuOptions{}, ccnet.Opts{})
-	r.await(kiosk.EventReady, 1)
+	r.Await(kiosk.EventReady, 1)
 	if err := r.dev.Enable(r.ctx, []kiosk.Money{kiosk.Tenge(1000)}); err != nil {
 		t.Fatal(err)
 	}
@@ -319,17 +210,17 @@ func TestRejections(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if e := r.await(kiosk.EventRejected, 1); e.Reason != "identification" {
+	if e := r.Await(kiosk.EventRejected, 1); e.Reason != "identification" {
 		t.Errorf("fake rejected for %q", e.Reason)
 	}
 	quiet()
 	r.insert(kiosk.Tenge(500)) // not enabled
-	if e := r.await(kiosk.EventRejected, 2); e.Reason != "inhibited denomination" {
+	if e := r.Await(kiosk.EventRejected, 2); e.Reason != "inhibited denomination" {
 		t.Errorf("inhibited bill rejected for %q", e.Reason)
 	}
 	quiet()
-	r.wantCount(kiosk.EventRejected, 2)
-	r.wantCount(kiosk.EventEscrow, 0)
+	r.WantCount(kiosk.EventRejected, 2)
+	r.WantCount(kiosk.EventEscrow, 0)
 }
 
 func TestJamAndRecovery(t *testing.T) {
@@ -337,21 +228,21 @@ func TestJamAndRecovery(t *testing.T) {
 	r := newRig(t, ccnettest.EmuOptions{}, ccnet.Opts{})
 	r.ready(1)
 	r.emu.Jam()
-	if e := r.await(kiosk.EventFault, 1); e.Fault != kiosk.FaultJammed || e.Detail == "" {
+	if e := r.Await(kiosk.EventFault, 1); e.Fault != kiosk.FaultJammed || e.Detail == "" {
 		t.Errorf("fault %s %q, want jammed with a detail", e.Fault, e.Detail)
 	}
 	quiet()
-	r.wantCount(kiosk.EventFault, 1) // once per onset, not per poll
+	r.WantCount(kiosk.EventFault, 1) // once per onset, not per poll
 	if info := r.dev.Info(); info.Ready || !slices.Equal(info.Faults, []kiosk.Fault{kiosk.FaultJammed}) {
 		t.Errorf("Info while jammed: ready %v faults %v", info.Ready, info.Faults)
 	}
 	r.emu.ClearJam()
-	r.await(kiosk.EventFaultCleared, 1)
+	r.Await(kiosk.EventFaultCleared, 1)
 	if info := r.dev.Info(); !info.Ready || len(info.Faults) != 0 {
 		t.Errorf("Info after the jam: ready %v faults %v", info.Ready, info.Faults)
 	}
 	r.insert(kiosk.Tenge(200))
-	r.await(kiosk.EventEscrow, 1)
+	r.Await(kiosk.EventEscrow, 1)
 }
 
 func TestCassetteRemovedMidSession(t *testing.T) {
@@ -359,26 +250,26 @@ func TestCassetteRemovedMidSession(t *testing.T) {
 	r := newRig(t, ccnettest.EmuOptions{}, ccnet.Opts{})
 	r.ready(1)
 	r.insert(kiosk.Tenge(2000))
-	r.await(kiosk.EventEscrow, 1)
+	r.Await(kiosk.EventEscrow, 1)
 	r.emu.RemoveCassette() // the unit gives the waiting bill back
-	if e := r.await(kiosk.EventFault, 1); e.Fault != kiosk.FaultCassetteRemoved {
+	if e := r.Await(kiosk.EventFault, 1); e.Fault != kiosk.FaultCassetteRemoved {
 		t.Errorf("fault %s, want cassette_removed", e.Fault)
 	}
-	if e := r.await(kiosk.EventReturned, 1); e.Value != kiosk.Tenge(2000) {
+	if e := r.Await(kiosk.EventReturned, 1); e.Value != kiosk.Tenge(2000) {
 		t.Errorf("returned %s", e.Value)
 	}
 	if err := r.dev.Stack(r.ctx); !errors.Is(err, kiosk.ErrNoEscrow) {
 		t.Errorf("Stack after the bill went back: %v", err)
 	}
 	r.emu.InsertCassette()
-	r.await(kiosk.EventFaultCleared, 1)
+	r.Await(kiosk.EventFaultCleared, 1)
 	r.insert(kiosk.Tenge(2000))
-	r.await(kiosk.EventEscrow, 2)
+	r.Await(kiosk.EventEscrow, 2)
 	r.dev.Stack(r.ctx)
-	r.await(kiosk.EventStacked, 1)
+	r.Await(kiosk.EventStacked, 1)
 	quiet()
-	r.wantCount(kiosk.EventFault, 1)
-	r.wantCount(kiosk.EventReturned, 1)
+	r.WantCount(kiosk.EventFault, 1)
+	r.WantCount(kiosk.EventReturned, 1)
 }
 
 func TestCassetteFull(t *testing.T) {
@@ -386,11 +277,11 @@ func TestCassetteFull(t *testing.T) {
 	r := newRig(t, ccnettest.EmuOptions{}, ccnet.Opts{})
 	r.ready(1)
 	r.emu.FillCassette()
-	if e := r.await(kiosk.EventFault, 1); e.Fault != kiosk.FaultCassetteFull {
+	if e := r.Await(kiosk.EventFault, 1); e.Fault != kiosk.FaultCassetteFull {
 		t.Errorf("fault %s, want cassette_full", e.Fault)
 	}
 	r.emu.InsertCassette()
-	r.await(kiosk.EventFaultCleared, 1)
+	r.Await(kiosk.EventFaultCleared, 1)
 }
 
 func TestPowerCycle(t *testing.T) {
@@ -409,20 +300,20 @@ func TestPowerCycle(t *testing.T) {
 			r := newRig(t, ccnettest.EmuOptions{}, ccnet.Opts{})
 			r.ready(1)
 			r.insert(kiosk.Tenge(10000))
-			r.await(kiosk.EventEscrow, 1)
+			r.Await(kiosk.EventEscrow, 1)
 			if err := r.emu.PowerCycle(tt.at); err != nil {
 				t.Fatal(err)
 			}
-			p := r.await(kiosk.EventPowerUp, 2)
+			p := r.Await(kiosk.EventPowerUp, 2)
 			if p.BillAt != tt.at || p.Value != kiosk.Tenge(10000) {
 				t.Errorf("power-up %s %s, want %s 10 000 ₸", p.BillAt, p.Value, tt.at)
 			}
-			r.await(kiosk.EventReady, 2)
+			r.Await(kiosk.EventReady, 2)
 			quiet()
 			// The credit recovery STACKED is the power-up's bill, not a new one.
-			r.wantCount(kiosk.EventStacked, 0)
-			r.wantCount(kiosk.EventReturned, 0)
-			r.wantCount(kiosk.EventFault, 0)
+			r.WantCount(kiosk.EventStacked, 0)
+			r.WantCount(kiosk.EventReturned, 0)
+			r.WantCount(kiosk.EventFault, 0)
 			if got := r.emu.Stacked()[kiosk.Tenge(10000)]; got != tt.stacked {
 				t.Errorf("cassette holds %d bills, want %d", got, tt.stacked)
 			}
@@ -432,7 +323,7 @@ func TestPowerCycle(t *testing.T) {
 			}
 			r.dev.Enable(r.ctx, allBills)
 			r.insert(kiosk.Tenge(200))
-			r.await(kiosk.EventEscrow, 2)
+			r.Await(kiosk.EventEscrow, 2)
 		})
 	}
 }
@@ -449,7 +340,7 @@ func TestStateFileCreditRecoveryAfterKill(t *testing.T) {
 	r := attach(t, emu, emu.Path(), ccnet.Opts{})
 	r.ready(1)
 	r.insert(kiosk.Tenge(1000))
-	r.await(kiosk.EventEscrow, 1)
+	r.Await(kiosk.EventEscrow, 1)
 	r.dev.Stack(r.ctx)
 	deadline := time.Now().Add(patience)
 	for emu.BillInFlight() != kiosk.BillInStacker {
@@ -467,13 +358,13 @@ func TestStateFileCreditRecoveryAfterKill(t *testing.T) {
 	}
 	defer emu2.Close()
 	r2 := attach(t, emu2, emu2.Path(), ccnet.Opts{})
-	p := r2.await(kiosk.EventPowerUp, 1)
+	p := r2.Await(kiosk.EventPowerUp, 1)
 	if p.BillAt != kiosk.BillInStacker || p.Value != kiosk.Tenge(1000) {
 		t.Errorf("power-up %s %s, want in_stacker 1 000 ₸", p.BillAt, p.Value)
 	}
-	r2.await(kiosk.EventReady, 1)
+	r2.Await(kiosk.EventReady, 1)
 	quiet()
-	r2.wantCount(kiosk.EventStacked, 0)
+	r2.WantCount(kiosk.EventStacked, 0)
 	if got := emu2.Stacked(); got[kiosk.Tenge(1000)] != 1 {
 		t.Errorf("cassette %v, want the 1000 bill", got)
 	}
@@ -491,7 +382,7 @@ func TestDamagedAnswers(t *testing.T) {
 			for i, v := range []kiosk.Money{kiosk.Tenge(1000), kiosk.Tenge(2000), kiosk.Tenge(5000)} {
 				r.insert(v)
 				r.emu.CorruptNext(2) // some POLL answers
-				r.await(kiosk.EventEscrow, i+1)
+				r.Await(kiosk.EventEscrow, i+1)
 				r.emu.CorruptNext(1) // the STACK's ACK: the copy sent again is ILLEGAL
 				switch i {
 				case 1:
@@ -502,14 +393,14 @@ func TestDamagedAnswers(t *testing.T) {
 				if err := r.dev.Stack(r.ctx); err != nil {
 					t.Fatal(err)
 				}
-				if e := r.await(kiosk.EventStacked, i+1); e.Value != v {
+				if e := r.Await(kiosk.EventStacked, i+1); e.Value != v {
 					t.Errorf("stacked %s, want %s", e.Value, v)
 				}
 				quiet()
 			}
-			r.wantCount(kiosk.EventEscrow, 3)
-			r.wantCount(kiosk.EventStacked, 3)
-			r.wantCount(kiosk.EventFault, 0)
+			r.WantCount(kiosk.EventEscrow, 3)
+			r.WantCount(kiosk.EventStacked, 3)
+			r.WantCount(kiosk.EventFault, 0)
 			if got := r.emu.Stacked(); len(got) != 3 {
 				t.Errorf("cassette %v", got)
 			}
@@ -524,18 +415,18 @@ func TestRepeatedEventsCountedOnce(t *testing.T) {
 	r.ready(1)
 	for i := 1; i <= 2; i++ {
 		r.insert(kiosk.Tenge(200))
-		r.await(kiosk.EventEscrow, i)
+		r.Await(kiosk.EventEscrow, i)
 		if i == 1 {
 			r.dev.Stack(r.ctx)
-			r.await(kiosk.EventStacked, 1)
+			r.Await(kiosk.EventStacked, 1)
 		} else {
 			r.dev.Return(r.ctx)
-			r.await(kiosk.EventReturned, 1)
+			r.Await(kiosk.EventReturned, 1)
 		}
 		quiet()
 	}
-	r.wantCount(kiosk.EventStacked, 1)
-	r.wantCount(kiosk.EventReturned, 1)
+	r.WantCount(kiosk.EventStacked, 1)
+	r.WantCount(kiosk.EventReturned, 1)
 }
 
 func TestBusyUnitIsWaitedFor(t *testing.T) {
@@ -545,8 +436,8 @@ func TestBusyUnitIsWaitedFor(t *testing.T) {
 	r.emu.Busy(2 * time.Second)
 	time.Sleep(2500 * time.Millisecond)
 	r.insert(kiosk.Tenge(500))
-	r.await(kiosk.EventEscrow, 1)
-	r.wantCount(kiosk.EventFault, 0)
+	r.Await(kiosk.EventEscrow, 1)
+	r.WantCount(kiosk.EventFault, 0)
 }
 
 // A unit that stops answering is offline after t-non-response, and comes back
@@ -556,7 +447,7 @@ func TestSilentUnit(t *testing.T) {
 	r := newRig(t, ccnettest.EmuOptions{}, ccnet.Opts{})
 	r.ready(1)
 	r.emu.Silence(7 * time.Second)
-	if e := r.await(kiosk.EventFault, 1); e.Fault != kiosk.FaultDisconnected {
+	if e := r.Await(kiosk.EventFault, 1); e.Fault != kiosk.FaultDisconnected {
 		t.Fatalf("fault %s, want disconnected", e.Fault)
 	}
 	if err := r.dev.Enable(r.ctx, allBills); !errors.Is(err, kiosk.ErrAcceptorOffline) {
@@ -565,16 +456,16 @@ func TestSilentUnit(t *testing.T) {
 	if info := r.dev.Info(); info.Ready || len(info.LastErrors) == 0 {
 		t.Errorf("Info while offline: %+v", info)
 	}
-	r.await(kiosk.EventPowerUp, 2)
-	r.await(kiosk.EventFaultCleared, 1)
+	r.Await(kiosk.EventPowerUp, 2)
+	r.Await(kiosk.EventFaultCleared, 1)
 	r.ready(2)
 	want := []kiosk.AcceptorEventKind{kiosk.EventPowerUp, kiosk.EventReady, kiosk.EventFault,
 		kiosk.EventPowerUp, kiosk.EventFaultCleared, kiosk.EventReady}
-	if got := r.kinds(); !slices.Equal(got, want) {
+	if got := r.Kinds(); !slices.Equal(got, want) {
 		t.Errorf("events %v, want %v", got, want)
 	}
 	r.insert(kiosk.Tenge(200))
-	r.await(kiosk.EventEscrow, 1)
+	r.Await(kiosk.EventEscrow, 1)
 }
 
 func TestUnplugReplug(t *testing.T) {
@@ -588,27 +479,27 @@ func TestUnplugReplug(t *testing.T) {
 	r := attach(t, emu, link, ccnet.Opts{})
 	r.ready(1)
 	r.insert(kiosk.Tenge(1000))
-	r.await(kiosk.EventEscrow, 1)
+	r.Await(kiosk.EventEscrow, 1)
 	r.dev.Stack(r.ctx)
-	r.await(kiosk.EventStacked, 1)
+	r.Await(kiosk.EventStacked, 1)
 
 	emu.Unplug()
-	if e := r.await(kiosk.EventFault, 1); e.Fault != kiosk.FaultDisconnected {
+	if e := r.Await(kiosk.EventFault, 1); e.Fault != kiosk.FaultDisconnected {
 		t.Fatalf("fault %s, want disconnected", e.Fault)
 	}
 	time.Sleep(time.Second) // a few failed reconnects
 	if err := emu.Replug(); err != nil {
 		t.Fatal(err)
 	}
-	r.await(kiosk.EventFaultCleared, 1)
+	r.Await(kiosk.EventFaultCleared, 1)
 	r.ready(2)
 	r.insert(kiosk.Tenge(1000))
-	r.await(kiosk.EventEscrow, 2)
+	r.Await(kiosk.EventEscrow, 2)
 	r.dev.Stack(r.ctx)
-	r.await(kiosk.EventStacked, 2)
+	r.Await(kiosk.EventStacked, 2)
 	quiet()
-	r.wantCount(kiosk.EventFault, 1)
-	r.wantCount(kiosk.EventStacked, 2)
+	r.WantCount(kiosk.EventFault, 1)
+	r.WantCount(kiosk.EventStacked, 2)
 	if got := r.emu.Stacked()[kiosk.Tenge(1000)]; got != 2 {
 		t.Errorf("cassette holds %d bills, want 2", got)
 	}
@@ -627,18 +518,18 @@ func TestUnplugWithBillInEscrow(t *testing.T) {
 	r := attach(t, emu, link, ccnet.Opts{})
 	r.ready(1)
 	r.insert(kiosk.Tenge(500))
-	r.await(kiosk.EventEscrow, 1)
+	r.Await(kiosk.EventEscrow, 1)
 	emu.Unplug()
-	r.await(kiosk.EventFault, 1)
+	r.Await(kiosk.EventFault, 1)
 	if err := emu.Replug(); err != nil {
 		t.Fatal(err)
 	}
-	if e := r.await(kiosk.EventReturned, 1); e.Value != kiosk.Tenge(500) {
+	if e := r.Await(kiosk.EventReturned, 1); e.Value != kiosk.Tenge(500) {
 		t.Errorf("returned %s", e.Value)
 	}
-	r.await(kiosk.EventReady, 2)
+	r.Await(kiosk.EventReady, 2)
 	quiet()
-	r.wantCount(kiosk.EventStacked, 0)
+	r.WantCount(kiosk.EventStacked, 0)
 	if st := emu.Stacked(); len(st) != 0 {
 		t.Errorf("cassette %v", st)
 	}
@@ -654,22 +545,22 @@ func TestUndecidedEscrowIsHeld(t *testing.T) {
 		r := newRig(t, eo, ccnet.Opts{HoldInterval: 400 * time.Millisecond})
 		r.ready(1)
 		r.insert(kiosk.Tenge(20000))
-		r.await(kiosk.EventEscrow, 1)
+		r.Await(kiosk.EventEscrow, 1)
 		time.Sleep(5 * time.Second) // more than three escrow limits
-		r.wantCount(kiosk.EventReturned, 0)
+		r.WantCount(kiosk.EventReturned, 0)
 		if err := r.dev.Stack(r.ctx); err != nil {
 			t.Fatal(err)
 		}
-		r.await(kiosk.EventStacked, 1)
-		r.wantCount(kiosk.EventReturned, 0)
+		r.Await(kiosk.EventStacked, 1)
+		r.WantCount(kiosk.EventReturned, 0)
 	})
 	t.Run("without HOLD the unit gives it back", func(t *testing.T) {
 		t.Parallel()
 		r := newRig(t, eo, ccnet.Opts{HoldInterval: 9 * time.Second}) // far past the shortened limit
 		r.ready(1)
 		r.insert(kiosk.Tenge(20000))
-		r.await(kiosk.EventEscrow, 1)
-		r.await(kiosk.EventReturned, 1)
+		r.Await(kiosk.EventEscrow, 1)
+		r.Await(kiosk.EventReturned, 1)
 		if err := r.dev.Stack(r.ctx); !errors.Is(err, kiosk.ErrNoEscrow) {
 			t.Errorf("Stack after the limit: %v", err)
 		}
@@ -685,10 +576,10 @@ func TestHoldFollowsClock(t *testing.T) {
 	r := newRig(t, eo, ccnet.Opts{Clock: clk, HoldInterval: 400 * time.Millisecond})
 	r.ready(1)
 	r.insert(kiosk.Tenge(200))
-	if e := r.await(kiosk.EventEscrow, 1); !e.At.Equal(clk.t) {
+	if e := r.Await(kiosk.EventEscrow, 1); !e.At.Equal(clk.t) {
 		t.Errorf("event time %v, want the clock's %v", e.At, clk.t)
 	}
-	r.await(kiosk.EventReturned, 1)
+	r.Await(kiosk.EventReturned, 1)
 }
 
 type stillClock struct{ t time.Time }
@@ -703,24 +594,24 @@ func TestUnmappedCurrencyNeverEnabled(t *testing.T) {
 	t.Parallel()
 	table := append(ccnettest.DefaultTable()[:2], ccnet.BillType{Digit: 5, Country: "UKR", Exp: 1})
 	r := newRig(t, ccnettest.EmuOptions{Table: table}, ccnet.Opts{})
-	r.await(kiosk.EventReady, 1)
+	r.Await(kiosk.EventReady, 1)
 	if d := r.dev.Info().Denominations; !slices.Equal(d, allBills[:2]) {
 		t.Errorf("denominations %v, want 200 and 500 only", d)
 	}
 	// 50 UAH is 5000 kopecks, the same number as 50 ₸ in tiyn: still refused.
 	r.dev.Enable(r.ctx, []kiosk.Money{kiosk.Tenge(200), 5000})
 	r.insert(kiosk.Money(5000))
-	if e := r.await(kiosk.EventRejected, 1); e.Reason != "inhibited denomination" {
+	if e := r.Await(kiosk.EventRejected, 1); e.Reason != "inhibited denomination" {
 		t.Errorf("rejected for %q", e.Reason)
 	}
-	r.wantCount(kiosk.EventEscrow, 0)
+	r.WantCount(kiosk.EventEscrow, 0)
 }
 
 func TestCustomCurrencyMap(t *testing.T) {
 	t.Parallel()
 	table := []ccnet.BillType{{Digit: 2, Country: "KZ ", Exp: 2}}
 	r := newRig(t, ccnettest.EmuOptions{Table: table}, ccnet.Opts{Currencies: map[string]string{"KZ": "KZT"}})
-	r.await(kiosk.EventReady, 1)
+	r.Await(kiosk.EventReady, 1)
 	if d := r.dev.Info().Denominations; !slices.Equal(d, allBills[:1]) {
 		t.Errorf("denominations %v, want 200", d)
 	}
@@ -742,7 +633,7 @@ func TestNoUnitAtBoot(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "ttyUSB9")
 	r := attach(t, nil, path, ccnet.Opts{})
-	if e := r.await(kiosk.EventFault, 1); e.Fault != kiosk.FaultDisconnected || !strings.Contains(e.Detail, "ttyUSB9") {
+	if e := r.Await(kiosk.EventFault, 1); e.Fault != kiosk.FaultDisconnected || !strings.Contains(e.Detail, "ttyUSB9") {
 		t.Errorf("fault %s %q, want disconnected naming the port", e.Fault, e.Detail)
 	}
 	if err := r.dev.Stack(r.ctx); !errors.Is(err, kiosk.ErrAcceptorOffline) {
@@ -754,8 +645,8 @@ func TestNoUnitAtBoot(t *testing.T) {
 		t.Skip(err)
 	}
 	defer emu.Close()
-	r.await(kiosk.EventFaultCleared, 1)
-	r.await(kiosk.EventReady, 1)
+	r.Await(kiosk.EventFaultCleared, 1)
+	r.Await(kiosk.EventReady, 1)
 }
 
 // Not parallel: it counts the process's goroutines.
@@ -812,7 +703,7 @@ func TestCloseDisablesAndStops(t *testing.T) {
 func TestLastActivityAdvancesWhilePolling(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, ccnettest.EmuOptions{}, ccnet.Opts{})
-	r.await(kiosk.EventReady, 1)
+	r.Await(kiosk.EventReady, 1)
 	first := r.dev.LastActivity()
 	if first.IsZero() {
 		t.Fatal("no activity stamped after start-up")
@@ -833,24 +724,22 @@ func TestStackingReportedOnce(t *testing.T) {
 	r := newRig(t, ccnettest.EmuOptions{}, ccnet.Opts{})
 	r.ready(1)
 	r.insert(kiosk.Tenge(1000))
-	r.await(kiosk.EventEscrow, 1)
+	r.Await(kiosk.EventEscrow, 1)
 	r.emu.CorruptNext(1) // the STACK's ACK: the copy sent again is ILLEGAL
 	if err := r.dev.Stack(r.ctx); err != nil {
 		t.Fatal(err)
 	}
-	r.await(kiosk.EventStacked, 1)
+	r.Await(kiosk.EventStacked, 1)
 	r.insert(kiosk.Tenge(500))
-	r.await(kiosk.EventEscrow, 2)
+	r.Await(kiosk.EventEscrow, 2)
 	if err := r.dev.Return(r.ctx); err != nil {
 		t.Fatal(err)
 	}
-	r.await(kiosk.EventReturned, 1)
+	r.Await(kiosk.EventReturned, 1)
 	quiet()
-	r.wantCount(kiosk.EventStacking, 1)
-	r.mu.Lock()
-	defer r.mu.Unlock()
+	r.WantCount(kiosk.EventStacking, 1)
 	var order []kiosk.AcceptorEventKind
-	for _, e := range r.events {
+	for _, e := range r.Events() {
 		switch e.Kind {
 		case kiosk.EventEscrow, kiosk.EventStacking, kiosk.EventStacked:
 			order = append(order, e.Kind)
@@ -880,20 +769,20 @@ func TestRepeatedStackedAcrossReconnectIsNotANewBill(t *testing.T) {
 	r := attach(t, emu, link, ccnet.Opts{})
 	r.ready(1)
 	r.insert(kiosk.Tenge(2000))
-	r.await(kiosk.EventEscrow, 1)
+	r.Await(kiosk.EventEscrow, 1)
 	r.dev.Stack(r.ctx)
-	r.await(kiosk.EventStacked, 1)
+	r.Await(kiosk.EventStacked, 1)
 	emu.Unplug()
-	r.await(kiosk.EventFault, 1)
+	r.Await(kiosk.EventFault, 1)
 	if err := emu.Replug(); err != nil {
 		t.Fatal(err)
 	}
-	r.await(kiosk.EventReady, 2)
-	if e := r.await(kiosk.EventPowerUp, 2); e.BillAt != kiosk.BillNowhere {
+	r.Await(kiosk.EventReady, 2)
+	if e := r.Await(kiosk.EventPowerUp, 2); e.BillAt != kiosk.BillNowhere {
 		t.Errorf("reconnect reported a bill %s (%s): the stacked bill would be counted twice", e.BillAt, e.Value)
 	}
 	quiet()
-	r.wantCount(kiosk.EventStacked, 1)
+	r.WantCount(kiosk.EventStacked, 1)
 	if got := emu.Stacked()[kiosk.Tenge(2000)]; got != 1 {
 		t.Errorf("cassette holds %d bills, want 1", got)
 	}
@@ -908,7 +797,7 @@ func TestCloseDeliversHeldEvents(t *testing.T) {
 		t.Skip(err)
 	}
 	defer emu.Close()
-	dev, err := ccnet.New(emu.Path(), &ccnet.Opts{PollInterval: 100 * time.Millisecond, Log: testLog(t)})
+	dev, err := ccnet.New(emu.Path(), &ccnet.Opts{PollInterval: 100 * time.Millisecond, Log: acceptortest.TestLog(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -959,18 +848,16 @@ func TestBillDrawnInWhileDisablingWaitsInEscrow(t *testing.T) {
 	// decision, which gives it back: either way it is not stacked.
 	deadline := time.Now().Add(patience)
 	for {
-		r.mu.Lock()
 		var escrowed, rejected bool
-		for _, e := range r.events {
+		for _, e := range r.Events() {
 			escrowed = escrowed || e.Kind == kiosk.EventEscrow
 			rejected = rejected || e.Kind == kiosk.EventRejected
 		}
-		r.mu.Unlock()
 		if escrowed {
 			if err := r.dev.Return(r.ctx); err != nil {
 				t.Fatal(err)
 			}
-			r.await(kiosk.EventReturned, 1)
+			r.Await(kiosk.EventReturned, 1)
 			break
 		}
 		if rejected {
@@ -982,7 +869,7 @@ func TestBillDrawnInWhileDisablingWaitsInEscrow(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	quiet()
-	r.wantCount(kiosk.EventStacked, 0)
+	r.WantCount(kiosk.EventStacked, 0)
 	if st := r.emu.Stacked(); len(st) != 0 {
 		t.Errorf("the cassette holds %v: a bill went in undecided", st)
 	}

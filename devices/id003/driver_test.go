@@ -4,24 +4,20 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"tolem/devices/acceptor/acceptortest"
 	"tolem/devices/id003"
 	"tolem/devices/id003/id003test"
 	"tolem/kiosk"
 )
 
-// The machine running the tests may be busy: waits are generous, and nothing
-// asserts how fast a thing happened, only that it did (or did not).
-const patience = 30 * time.Second
+const patience = acceptortest.Patience
 
 var allBills = []kiosk.Money{kiosk.Tenge(200), kiosk.Tenge(500), kiosk.Tenge(1000), kiosk.Tenge(2000),
 	kiosk.Tenge(5000), kiosk.Tenge(10000), kiosk.Tenge(20000)}
@@ -33,11 +29,7 @@ type rig struct {
 	emu *id003test.Emulator
 	dev *id003.Dev
 	ctx context.Context
-
-	mu     sync.Mutex
-	cond   *sync.Cond
-	events []kiosk.AcceptorEvent
-	closed bool
+	*acceptortest.Recorder
 }
 
 // fastEmu shortens the unit's mechanics so that tests are quick; the escrow
@@ -57,17 +49,10 @@ func fastEmu(o id003test.EmuOptions) id003test.EmuOptions {
 	return o
 }
 
-func testLog(t *testing.T) *slog.Logger {
-	if testing.Verbose() {
-		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test", t.Name())
-	}
-	return slog.New(slog.DiscardHandler)
-}
-
 func newRig(t *testing.T, eo id003test.EmuOptions, do id003.Opts) *rig {
 	t.Helper()
 	if eo.Log == nil {
-		eo.Log = testLog(t).With("side", "emulator")
+		eo.Log = acceptortest.TestLog(t).With("side", "emulator")
 	}
 	emu, err := id003test.Start(fastEmu(eo))
 	if err != nil {
@@ -87,106 +72,21 @@ func attach(t *testing.T, emu *id003test.Emulator, path string, do id003.Opts) *
 		do.ReconnectMin, do.ReconnectMax = 100*time.Millisecond, time.Second
 	}
 	if do.Log == nil {
-		do.Log = testLog(t)
+		do.Log = acceptortest.TestLog(t)
 	}
 	dev, err := id003.New(path, &do)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rig{t: t, emu: emu, dev: dev, ctx: context.Background()}
-	r.cond = sync.NewCond(&r.mu)
-	go func() {
-		for e := range dev.Events() {
-			r.mu.Lock()
-			r.events = append(r.events, e)
-			r.cond.Broadcast()
-			r.mu.Unlock()
-		}
-		r.mu.Lock()
-		r.closed = true
-		r.cond.Broadcast()
-		r.mu.Unlock()
-	}()
+	r := &rig{t: t, emu: emu, dev: dev, ctx: context.Background(), Recorder: acceptortest.Record(t, dev.Events())}
 	t.Cleanup(func() { dev.Close() })
 	return r
-}
-
-// await waits until the driver has emitted n events of kind in all, and
-// returns the n-th.
-func (r *rig) await(kind kiosk.AcceptorEventKind, n int) kiosk.AcceptorEvent {
-	r.t.Helper()
-	timer := time.AfterFunc(patience, func() {
-		r.mu.Lock()
-		r.closed = true // stop waiting
-		r.cond.Broadcast()
-		r.mu.Unlock()
-	})
-	defer timer.Stop()
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for {
-		seen := 0
-		for _, e := range r.events {
-			if e.Kind == kind {
-				if seen++; seen == n {
-					return e
-				}
-			}
-		}
-		if r.closed {
-			r.t.Fatalf("no %d. %s event within %v; events: %s", n, kind, patience, describe(r.events))
-		}
-		r.cond.Wait()
-	}
-}
-
-// count is how many events of kind the driver emitted so far.
-func (r *rig) count(kind kiosk.AcceptorEventKind) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := 0
-	for _, e := range r.events {
-		if e.Kind == kind {
-			n++
-		}
-	}
-	return n
-}
-
-// kinds lists the events so far, for sequence assertions.
-func (r *rig) kinds() []kiosk.AcceptorEventKind {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var ks []kiosk.AcceptorEventKind
-	for _, e := range r.events {
-		ks = append(ks, e.Kind)
-	}
-	return ks
-}
-
-func describe(evs []kiosk.AcceptorEvent) string {
-	var b strings.Builder
-	for _, e := range evs {
-		fmt.Fprintf(&b, "%s", e.Kind)
-		switch e.Kind {
-		case kiosk.EventEscrow, kiosk.EventStacking, kiosk.EventStacked, kiosk.EventReturned:
-			fmt.Fprintf(&b, "(%s)", e.Value)
-		case kiosk.EventPowerUp:
-			fmt.Fprintf(&b, "(%s %s)", e.BillAt, e.Value)
-		case kiosk.EventFault:
-			fmt.Fprintf(&b, "(%s)", e.Fault)
-		case kiosk.EventRejected:
-			fmt.Fprintf(&b, "(%s)", e.Reason)
-		}
-		b.WriteString(" ")
-	}
-	return b.String()
 }
 
 // ready waits for the n-th EventReady and enables every bill.
 func (r *rig) ready(n int) {
 	r.t.Helper()
-	r.await(kiosk.EventReady, n)
+	r.Await(kiosk.EventReady, n)
 	if err := r.dev.Enable(r.ctx, allBills); err != nil {
 		r.t.Fatal(err)
 	}
@@ -212,27 +112,18 @@ func (r *rig) insert(v kiosk.Money) {
 // quiet lets the driver poll a while, so that a duplicate event would show.
 func quiet() { time.Sleep(time.Second) }
 
-func (r *rig) wantCount(kind kiosk.AcceptorEventKind, n int) {
-	r.t.Helper()
-	if got := r.count(kind); got != n {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		r.t.Errorf("%d %s events, want %d; events: %s", got, kind, n, describe(r.events))
-	}
-}
-
 // stackOne feeds a bill of v, stacks it and waits for its Stacked, the n-th.
 func (r *rig) stackOne(v kiosk.Money, n int) {
 	r.t.Helper()
-	escrows := r.count(kiosk.EventEscrow)
+	escrows := r.Count(kiosk.EventEscrow)
 	r.insert(v)
-	if e := r.await(kiosk.EventEscrow, escrows+1); e.Value != v {
+	if e := r.Await(kiosk.EventEscrow, escrows+1); e.Value != v {
 		r.t.Fatalf("escrow %s, want %s", e.Value, v)
 	}
 	if err := r.dev.Stack(r.ctx); err != nil {
 		r.t.Fatal(err)
 	}
-	if e := r.await(kiosk.EventStacked, n); e.Value != v {
+	if e := r.Await(kiosk.EventStacked, n); e.Value != v {
 		r.t.Fatalf("stacked %s, want %s", e.Value, v)
 	}
 }
@@ -240,12 +131,12 @@ func (r *rig) stackOne(v kiosk.Money, n int) {
 func TestStartUpReportsVersionAndTable(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, id003test.EmuOptions{}, id003.Opts{})
-	p := r.await(kiosk.EventPowerUp, 1)
+	p := r.Await(kiosk.EventPowerUp, 1)
 	if p.BillAt != kiosk.BillNowhere || p.Value != 0 {
 		t.Errorf("power-up %s %s, want nothing in the unit", p.BillAt, p.Value)
 	}
-	r.await(kiosk.EventReady, 1)
-	if got := r.kinds(); !slices.Equal(got, []kiosk.AcceptorEventKind{kiosk.EventPowerUp, kiosk.EventReady}) {
+	r.Await(kiosk.EventReady, 1)
+	if got := r.Kinds(); !slices.Equal(got, []kiosk.AcceptorEventKind{kiosk.EventPowerUp, kiosk.EventReady}) {
 		t.Errorf("events %v, want power_up, ready", got)
 	}
 	info := r.dev.Info()
@@ -276,7 +167,7 @@ func TestEveryDenominationEscrowAndStack(t *testing.T) {
 	r.ready(1)
 	for i, v := range allBills {
 		r.insert(v)
-		if e := r.await(kiosk.EventEscrow, i+1); e.Value != v {
+		if e := r.Await(kiosk.EventEscrow, i+1); e.Value != v {
 			t.Fatalf("escrow %s, want %s", e.Value, v)
 		}
 		if got := r.dev.Info().State; got != "escrow" && got != "holding" {
@@ -285,17 +176,17 @@ func TestEveryDenominationEscrowAndStack(t *testing.T) {
 		if err := r.dev.Stack(r.ctx); err != nil {
 			t.Fatal(err)
 		}
-		if e := r.await(kiosk.EventStacking, i+1); e.Value != v {
+		if e := r.Await(kiosk.EventStacking, i+1); e.Value != v {
 			t.Fatalf("stacking %s, want %s", e.Value, v)
 		}
-		if e := r.await(kiosk.EventStacked, i+1); e.Value != v {
+		if e := r.Await(kiosk.EventStacked, i+1); e.Value != v {
 			t.Fatalf("stacked %s, want %s", e.Value, v)
 		}
 	}
 	quiet()
-	r.wantCount(kiosk.EventEscrow, len(allBills))
-	r.wantCount(kiosk.EventStacking, len(allBills))
-	r.wantCount(kiosk.EventStacked, len(allBills))
+	r.WantCount(kiosk.EventEscrow, len(allBills))
+	r.WantCount(kiosk.EventStacking, len(allBills))
+	r.WantCount(kiosk.EventStacked, len(allBills))
 	st := r.emu.Stacked()
 	for _, v := range allBills {
 		if st[v] != 1 {
@@ -307,7 +198,7 @@ func TestEveryDenominationEscrowAndStack(t *testing.T) {
 	}
 	// Each bill's events in order: escrow, stacking, stacked.
 	var seq []kiosk.AcceptorEventKind
-	for _, k := range r.kinds() {
+	for _, k := range r.Kinds() {
 		if k == kiosk.EventEscrow || k == kiosk.EventStacking || k == kiosk.EventStacked {
 			seq = append(seq, k)
 		}
@@ -331,20 +222,20 @@ func TestEscrowReturn(t *testing.T) {
 	r := newRig(t, id003test.EmuOptions{}, id003.Opts{})
 	r.ready(1)
 	r.insert(kiosk.Tenge(5000))
-	r.await(kiosk.EventEscrow, 1)
+	r.Await(kiosk.EventEscrow, 1)
 	if err := r.dev.Return(r.ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.dev.Stack(r.ctx); err == nil {
 		t.Error("Stack after Return accepted")
 	}
-	if e := r.await(kiosk.EventReturned, 1); e.Value != kiosk.Tenge(5000) {
+	if e := r.Await(kiosk.EventReturned, 1); e.Value != kiosk.Tenge(5000) {
 		t.Errorf("returned %s", e.Value)
 	}
 	quiet()
-	r.wantCount(kiosk.EventReturned, 1)
-	r.wantCount(kiosk.EventStacking, 0)
-	r.wantCount(kiosk.EventStacked, 0)
+	r.WantCount(kiosk.EventReturned, 1)
+	r.WantCount(kiosk.EventStacking, 0)
+	r.WantCount(kiosk.EventStacked, 0)
 	if st := r.emu.Stacked(); len(st) != 0 {
 		t.Errorf("cash box holds %v after a return", st)
 	}
@@ -356,7 +247,7 @@ func TestEscrowReturn(t *testing.T) {
 func TestRejections(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, id003test.EmuOptions{}, id003.Opts{})
-	r.await(kiosk.EventReady, 1)
+	r.Await(kiosk.EventReady, 1)
 	if err := r.dev.Enable(r.ctx, []kiosk.Money{kiosk.Tenge(1000)}); err != nil {
 		t.Fatal(err)
 	}
@@ -367,18 +258,18 @@ func TestRejections(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if e := r.await(kiosk.EventRejected, 1); e.Reason != "photo level" {
+	if e := r.Await(kiosk.EventRejected, 1); e.Reason != "photo level" {
 		t.Errorf("fake rejected for %q", e.Reason)
 	}
 	quiet()
 	r.insert(kiosk.Tenge(500)) // not enabled: the unit refuses it itself
-	if e := r.await(kiosk.EventRejected, 2); e.Reason != "inhibited denomination or direction" {
+	if e := r.Await(kiosk.EventRejected, 2); e.Reason != "inhibited denomination or direction" {
 		t.Errorf("inhibited bill rejected for %q", e.Reason)
 	}
 	quiet()
-	r.wantCount(kiosk.EventRejected, 2) // once each, however many polls show it
-	r.wantCount(kiosk.EventEscrow, 0)
-	r.wantCount(kiosk.EventReturned, 0)
+	r.WantCount(kiosk.EventRejected, 2) // once each, however many polls show it
+	r.WantCount(kiosk.EventEscrow, 0)
+	r.WantCount(kiosk.EventReturned, 0)
 }
 
 // Every fault status, what the flow sees at its onset (once) and when it
@@ -406,17 +297,17 @@ func TestFaultStatuses(t *testing.T) {
 			r := newRig(t, id003test.EmuOptions{}, id003.Opts{})
 			r.ready(1)
 			tt.raise(r.emu)
-			e := r.await(kiosk.EventFault, 1)
+			e := r.Await(kiosk.EventFault, 1)
 			if e.Fault != tt.fault || !strings.Contains(e.Detail, tt.detail) {
 				t.Errorf("fault %s %q, want %s with %q", e.Fault, e.Detail, tt.fault, tt.detail)
 			}
 			quiet()
-			r.wantCount(kiosk.EventFault, 1) // once per onset, not per poll
+			r.WantCount(kiosk.EventFault, 1) // once per onset, not per poll
 			if info := r.dev.Info(); info.Ready || !slices.Equal(info.Faults, []kiosk.Fault{tt.fault}) {
 				t.Errorf("Info during the fault: ready %v faults %v", info.Ready, info.Faults)
 			}
 			tt.clear(r.emu)
-			r.await(kiosk.EventFaultCleared, 1)
+			r.Await(kiosk.EventFaultCleared, 1)
 			if info := r.dev.Info(); !info.Ready || len(info.Faults) != 0 {
 				t.Errorf("Info after the fault: ready %v faults %v", info.Ready, info.Faults)
 			}
@@ -431,17 +322,17 @@ func TestPause(t *testing.T) {
 	r := newRig(t, id003test.EmuOptions{}, id003.Opts{})
 	r.ready(1)
 	r.insert(kiosk.Tenge(1000))
-	r.await(kiosk.EventEscrow, 1)
+	r.Await(kiosk.EventEscrow, 1)
 	r.emu.Pause(true)
-	if e := r.await(kiosk.EventFault, 1); e.Fault != kiosk.FaultPause {
+	if e := r.Await(kiosk.EventFault, 1); e.Fault != kiosk.FaultPause {
 		t.Errorf("fault %s, want pause", e.Fault)
 	}
 	r.emu.Pause(false)
-	r.await(kiosk.EventFaultCleared, 1)
+	r.Await(kiosk.EventFaultCleared, 1)
 	r.dev.Stack(r.ctx)
-	r.await(kiosk.EventStacked, 1)
+	r.Await(kiosk.EventStacked, 1)
 	quiet()
-	r.wantCount(kiosk.EventEscrow, 1)
+	r.WantCount(kiosk.EventEscrow, 1)
 }
 
 func TestCassetteRemovedMidSession(t *testing.T) {
@@ -449,23 +340,23 @@ func TestCassetteRemovedMidSession(t *testing.T) {
 	r := newRig(t, id003test.EmuOptions{}, id003.Opts{})
 	r.ready(1)
 	r.insert(kiosk.Tenge(2000))
-	r.await(kiosk.EventEscrow, 1)
+	r.Await(kiosk.EventEscrow, 1)
 	r.emu.RemoveCassette() // the unit gives the waiting bill back
-	if e := r.await(kiosk.EventFault, 1); e.Fault != kiosk.FaultCassetteRemoved {
+	if e := r.Await(kiosk.EventFault, 1); e.Fault != kiosk.FaultCassetteRemoved {
 		t.Errorf("fault %s, want cassette_removed", e.Fault)
 	}
-	if e := r.await(kiosk.EventReturned, 1); e.Value != kiosk.Tenge(2000) {
+	if e := r.Await(kiosk.EventReturned, 1); e.Value != kiosk.Tenge(2000) {
 		t.Errorf("returned %s", e.Value)
 	}
 	if err := r.dev.Stack(r.ctx); !errors.Is(err, kiosk.ErrNoEscrow) {
 		t.Errorf("Stack after the bill went back: %v", err)
 	}
 	r.emu.InsertCassette()
-	r.await(kiosk.EventFaultCleared, 1)
+	r.Await(kiosk.EventFaultCleared, 1)
 	r.stackOne(kiosk.Tenge(2000), 1)
 	quiet()
-	r.wantCount(kiosk.EventFault, 1)
-	r.wantCount(kiosk.EventReturned, 1)
+	r.WantCount(kiosk.EventFault, 1)
+	r.WantCount(kiosk.EventReturned, 1)
 }
 
 // The bill that fills the stacker: the unit reports STACKER FULL without a
@@ -475,16 +366,16 @@ func TestStackerFullWithBillStacking(t *testing.T) {
 	r := newRig(t, id003test.EmuOptions{StackTime: time.Hour}, id003.Opts{})
 	r.ready(1)
 	r.insert(kiosk.Tenge(5000))
-	r.await(kiosk.EventEscrow, 1)
+	r.Await(kiosk.EventEscrow, 1)
 	r.dev.Stack(r.ctx)
-	r.await(kiosk.EventStacking, 1)
+	r.Await(kiosk.EventStacking, 1)
 	r.emu.FillCassette()
-	if e := r.await(kiosk.EventStacked, 1); e.Value != kiosk.Tenge(5000) {
+	if e := r.Await(kiosk.EventStacked, 1); e.Value != kiosk.Tenge(5000) {
 		t.Errorf("stacked %s", e.Value)
 	}
-	r.await(kiosk.EventFault, 1)
+	r.Await(kiosk.EventFault, 1)
 	quiet()
-	r.wantCount(kiosk.EventStacked, 1)
+	r.WantCount(kiosk.EventStacked, 1)
 }
 
 func TestPowerCycle(t *testing.T) {
@@ -506,24 +397,24 @@ func TestPowerCycle(t *testing.T) {
 			r := newRig(t, id003test.EmuOptions{VendAfterPowerUp: tt.vend, StackTime: time.Hour}, id003.Opts{})
 			r.ready(1)
 			r.insert(kiosk.Tenge(10000))
-			r.await(kiosk.EventEscrow, 1)
+			r.Await(kiosk.EventEscrow, 1)
 			if tt.stacking {
 				r.dev.Stack(r.ctx)
-				r.await(kiosk.EventStacking, 1)
+				r.Await(kiosk.EventStacking, 1)
 			}
 			if err := r.emu.PowerCycle(tt.at); err != nil {
 				t.Fatal(err)
 			}
-			p := r.await(kiosk.EventPowerUp, 2)
+			p := r.Await(kiosk.EventPowerUp, 2)
 			if p.BillAt != tt.at || p.Value != kiosk.Tenge(10000) {
 				t.Errorf("power-up %s %s, want %s 10 000 ₸", p.BillAt, p.Value, tt.at)
 			}
-			r.await(kiosk.EventReady, 2)
+			r.Await(kiosk.EventReady, 2)
 			quiet()
 			// A VEND VALID for the power-up's bill is not a new bill.
-			r.wantCount(kiosk.EventStacked, 0)
-			r.wantCount(kiosk.EventReturned, 0)
-			r.wantCount(kiosk.EventFault, 0)
+			r.WantCount(kiosk.EventStacked, 0)
+			r.WantCount(kiosk.EventReturned, 0)
+			r.WantCount(kiosk.EventFault, 0)
 			if got := r.emu.Stacked()[kiosk.Tenge(10000)]; got != tt.stacked {
 				t.Errorf("cash box holds %d bills, want %d", got, tt.stacked)
 			}
@@ -538,7 +429,7 @@ func TestPowerCycle(t *testing.T) {
 			}
 			r.dev.Enable(r.ctx, allBills)
 			r.insert(kiosk.Tenge(200))
-			r.await(kiosk.EventEscrow, 2)
+			r.Await(kiosk.EventEscrow, 2)
 		})
 	}
 }
@@ -558,9 +449,9 @@ func TestStateFileAfterKill(t *testing.T) {
 			r := attach(t, emu, emu.Path(), id003.Opts{})
 			r.ready(1)
 			r.insert(kiosk.Tenge(1000))
-			r.await(kiosk.EventEscrow, 1)
+			r.Await(kiosk.EventEscrow, 1)
 			r.dev.Stack(r.ctx)
-			r.await(kiosk.EventStacking, 1)
+			r.Await(kiosk.EventStacking, 1)
 			r.dev.Close()
 			emu.Close() // the process dies with the unit mid-stack
 
@@ -570,13 +461,13 @@ func TestStateFileAfterKill(t *testing.T) {
 			}
 			defer emu2.Close()
 			r2 := attach(t, emu2, emu2.Path(), id003.Opts{})
-			p := r2.await(kiosk.EventPowerUp, 1)
+			p := r2.Await(kiosk.EventPowerUp, 1)
 			if p.BillAt != kiosk.BillInStacker || p.Value != 0 {
 				t.Errorf("power-up %s %s, want in_stacker with no value (0x42 carries none)", p.BillAt, p.Value)
 			}
-			r2.await(kiosk.EventReady, 1)
+			r2.Await(kiosk.EventReady, 1)
 			quiet()
-			r2.wantCount(kiosk.EventStacked, 0)
+			r2.WantCount(kiosk.EventStacked, 0)
 			if got := emu2.Stacked(); got[kiosk.Tenge(1000)] != 1 {
 				t.Errorf("cash box %v, want the 1000 bill", got)
 			}
@@ -603,7 +494,7 @@ func TestDamagedFrames(t *testing.T) {
 			for i, v := range bills {
 				r.insert(v)
 				r.emu.CorruptNext(2) // some status answers
-				r.await(kiosk.EventEscrow, i+1)
+				r.Await(kiosk.EventEscrow, i+1)
 				switch i {
 				case 0:
 					r.emu.CorruptNext(1) // the STACK's ACK: the copy sent again meets a bill on its way
@@ -617,15 +508,15 @@ func TestDamagedFrames(t *testing.T) {
 				if err := r.dev.Stack(r.ctx); err != nil {
 					t.Fatal(err)
 				}
-				if e := r.await(kiosk.EventStacked, i+1); e.Value != v {
+				if e := r.Await(kiosk.EventStacked, i+1); e.Value != v {
 					t.Errorf("stacked %s, want %s", e.Value, v)
 				}
 				quiet()
 			}
-			r.wantCount(kiosk.EventEscrow, len(bills))
-			r.wantCount(kiosk.EventStacking, len(bills))
-			r.wantCount(kiosk.EventStacked, len(bills))
-			r.wantCount(kiosk.EventFault, 0)
+			r.WantCount(kiosk.EventEscrow, len(bills))
+			r.WantCount(kiosk.EventStacking, len(bills))
+			r.WantCount(kiosk.EventStacked, len(bills))
+			r.WantCount(kiosk.EventFault, 0)
 			if got := r.emu.Stacked(); len(got) != len(bills) {
 				t.Errorf("cash box %v", got)
 			}
@@ -640,12 +531,12 @@ func TestLostACKRepeatsVendValidCountedOnce(t *testing.T) {
 	r := newRig(t, id003test.EmuOptions{}, id003.Opts{})
 	r.ready(1)
 	r.insert(kiosk.Tenge(1000))
-	r.await(kiosk.EventEscrow, 1)
+	r.Await(kiosk.EventEscrow, 1)
 	r.emu.DamageACKs(2)
 	r.dev.Stack(r.ctx)
-	r.await(kiosk.EventStacked, 1)
+	r.Await(kiosk.EventStacked, 1)
 	quiet()
-	r.wantCount(kiosk.EventStacked, 1)
+	r.WantCount(kiosk.EventStacked, 1)
 	if got := r.emu.Stacked()[kiosk.Tenge(1000)]; got != 1 {
 		t.Errorf("cash box holds %d, want 1", got)
 	}
@@ -662,7 +553,7 @@ func TestLostACKRepeatsVendValidCountedOnce(t *testing.T) {
 func TestEchoingLine(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, id003test.EmuOptions{Echo: true}, id003.Opts{})
-	p := r.await(kiosk.EventPowerUp, 1)
+	p := r.Await(kiosk.EventPowerUp, 1)
 	if p.BillAt != kiosk.BillNowhere {
 		t.Errorf("power-up %s", p.BillAt)
 	}
@@ -672,12 +563,12 @@ func TestEchoingLine(t *testing.T) {
 	}
 	r.stackOne(kiosk.Tenge(2000), 1)
 	r.insert(kiosk.Tenge(500))
-	r.await(kiosk.EventEscrow, 2)
+	r.Await(kiosk.EventEscrow, 2)
 	r.dev.Return(r.ctx)
-	r.await(kiosk.EventReturned, 1)
+	r.Await(kiosk.EventReturned, 1)
 	quiet()
-	r.wantCount(kiosk.EventStacked, 1)
-	r.wantCount(kiosk.EventFault, 0)
+	r.WantCount(kiosk.EventStacked, 1)
+	r.WantCount(kiosk.EventFault, 0)
 }
 
 // Units differ in how they leave INITIALIZE: enabled or inhibited, taking
@@ -689,7 +580,7 @@ func TestInitialiseVariants(t *testing.T) {
 		t.Run(fmt.Sprintf("enabled=%v/after=%v", eo.ComesUpEnabled, eo.SettingsAfterInit), func(t *testing.T) {
 			t.Parallel()
 			r := newRig(t, eo, id003.Opts{})
-			r.await(kiosk.EventReady, 1)
+			r.Await(kiosk.EventReady, 1)
 			if err := r.emu.InsertBill(kiosk.Tenge(1000)); !errors.Is(err, id003test.ErrNotAccepting) {
 				t.Errorf("bill taken before Enable: %v", err)
 			}
@@ -707,7 +598,7 @@ func TestEnableLayoutPerModel(t *testing.T) {
 		t.Run(fmt.Sprintf("%+v", l), func(t *testing.T) {
 			t.Parallel()
 			r := newRig(t, id003test.EmuOptions{Layout: l}, id003.Opts{Layout: l})
-			r.await(kiosk.EventReady, 1)
+			r.Await(kiosk.EventReady, 1)
 			r.dev.Enable(r.ctx, []kiosk.Money{kiosk.Tenge(1000), kiosk.Tenge(5000)})
 			want := id003.MaskOf(0x63) | id003.MaskOf(0x65)
 			deadline := time.Now().Add(patience)
@@ -732,14 +623,14 @@ func TestEnableLayoutPerModel(t *testing.T) {
 	// A driver set for the wrong layout: the unit takes a bill the kiosk did
 	// not enable. It goes back, and the error points at the layout.
 	r := newRig(t, id003test.EmuOptions{Layout: id003.EnableLayout{SecondByte: true}}, id003.Opts{})
-	r.await(kiosk.EventReady, 1)
+	r.Await(kiosk.EventReady, 1)
 	r.dev.Enable(r.ctx, allBills[:2])
 	r.insert(kiosk.Tenge(5000))
-	if e := r.await(kiosk.EventRejected, 1); e.Reason != "denomination not enabled" {
+	if e := r.Await(kiosk.EventRejected, 1); e.Reason != "denomination not enabled" {
 		t.Errorf("rejected for %q", e.Reason)
 	}
 	quiet()
-	r.wantCount(kiosk.EventEscrow, 0)
+	r.WantCount(kiosk.EventEscrow, 0)
 	if errs := r.dev.Info().LastErrors; len(errs) == 0 || !strings.Contains(errs[0], "enable layout") {
 		t.Errorf("errors %q do not point at the layout", errs)
 	}
@@ -758,32 +649,32 @@ func TestUndecidedEscrowIsHeld(t *testing.T) {
 		r := newRig(t, eo, id003.Opts{HoldInterval: 400 * time.Millisecond})
 		r.ready(1)
 		r.insert(kiosk.Tenge(20000))
-		r.await(kiosk.EventEscrow, 1)
+		r.Await(kiosk.EventEscrow, 1)
 		time.Sleep(5 * time.Second) // more than three escrow limits
-		r.wantCount(kiosk.EventReturned, 0)
+		r.WantCount(kiosk.EventReturned, 0)
 		if st := r.dev.Info().State; st != "holding" {
 			t.Errorf("state %q, want holding", st)
 		}
 		if err := r.dev.Stack(r.ctx); err != nil {
 			t.Fatal(err)
 		}
-		r.await(kiosk.EventStacked, 1)
-		r.wantCount(kiosk.EventReturned, 0)
+		r.Await(kiosk.EventStacked, 1)
+		r.WantCount(kiosk.EventReturned, 0)
 	})
 	t.Run("without HOLD the unit gives it back", func(t *testing.T) {
 		t.Parallel()
 		r := newRig(t, eo, id003.Opts{HoldInterval: 9 * time.Second})
 		r.ready(1)
 		r.insert(kiosk.Tenge(20000))
-		r.await(kiosk.EventEscrow, 1)
-		if e := r.await(kiosk.EventReturned, 1); e.Value != kiosk.Tenge(20000) {
+		r.Await(kiosk.EventEscrow, 1)
+		if e := r.Await(kiosk.EventReturned, 1); e.Value != kiosk.Tenge(20000) {
 			t.Errorf("returned %s", e.Value)
 		}
 		if err := r.dev.Stack(r.ctx); !errors.Is(err, kiosk.ErrNoEscrow) {
 			t.Errorf("Stack after the limit: %v", err)
 		}
 		quiet()
-		r.wantCount(kiosk.EventRejected, 0) // the flow's bill came back: returned, not a rejection
+		r.WantCount(kiosk.EventRejected, 0) // the flow's bill came back: returned, not a rejection
 	})
 }
 
@@ -796,10 +687,10 @@ func TestHoldFollowsClock(t *testing.T) {
 	r := newRig(t, eo, id003.Opts{Clock: clk, HoldInterval: 400 * time.Millisecond})
 	r.ready(1)
 	r.insert(kiosk.Tenge(200))
-	if e := r.await(kiosk.EventEscrow, 1); !e.At.Equal(clk.t) {
+	if e := r.Await(kiosk.EventEscrow, 1); !e.At.Equal(clk.t) {
 		t.Errorf("event time %v, want the clock's %v", e.At, clk.t)
 	}
-	r.await(kiosk.EventReturned, 1)
+	r.Await(kiosk.EventReturned, 1)
 }
 
 type stillClock struct{ t time.Time }
@@ -816,16 +707,16 @@ func TestForeignCurrencyNeverEnabled(t *testing.T) {
 		id003.Denom{Code: 0x63, Country: 0x01, Base: 50}, // 50 USD: 5000 cents, the number of 50 ₸ in tiyn
 		id003.Denom{Code: 0x64, Country: 0x77, Base: 7})  // a code nobody mapped, not a tenge note
 	r := newRig(t, id003test.EmuOptions{Table: table}, id003.Opts{})
-	r.await(kiosk.EventReady, 1)
+	r.Await(kiosk.EventReady, 1)
 	if d := r.dev.Info().Denominations; !slices.Equal(d, allBills[:2]) {
 		t.Errorf("denominations %v, want 200 and 500 only", d)
 	}
 	r.dev.Enable(r.ctx, []kiosk.Money{kiosk.Tenge(200), 5000})
 	r.insert(kiosk.Money(5000))
-	if e := r.await(kiosk.EventRejected, 1); e.Reason != "inhibited denomination or direction" {
+	if e := r.Await(kiosk.EventRejected, 1); e.Reason != "inhibited denomination or direction" {
 		t.Errorf("rejected for %q", e.Reason)
 	}
-	r.wantCount(kiosk.EventEscrow, 0)
+	r.WantCount(kiosk.EventEscrow, 0)
 }
 
 // A country code pinned in the config is the only one taken for tenge.
@@ -834,7 +725,7 @@ func TestPinnedCountry(t *testing.T) {
 	table := []id003.Denom{{Code: 0x61, Country: 0x30, Base: 200}, {Code: 0x62, Country: id003test.KZTCountry, Base: 50, Exp: 1}}
 	countries := id003.CountriesFromConfig(map[string]string{"0x30": "KZT", "KZT": "KZT"})
 	r := newRig(t, id003test.EmuOptions{Table: table}, id003.Opts{Countries: countries})
-	r.await(kiosk.EventReady, 1)
+	r.Await(kiosk.EventReady, 1)
 	if d := r.dev.Info().Denominations; !slices.Equal(d, allBills[:1]) {
 		t.Errorf("denominations %v, want 200 only", d)
 	}
@@ -866,7 +757,7 @@ func TestSilentUnit(t *testing.T) {
 	r := newRig(t, id003test.EmuOptions{}, id003.Opts{})
 	r.ready(1)
 	r.emu.Silence(7 * time.Second)
-	if e := r.await(kiosk.EventFault, 1); e.Fault != kiosk.FaultDisconnected {
+	if e := r.Await(kiosk.EventFault, 1); e.Fault != kiosk.FaultDisconnected {
 		t.Fatalf("fault %s, want disconnected", e.Fault)
 	}
 	if err := r.dev.Enable(r.ctx, allBills); !errors.Is(err, kiosk.ErrAcceptorOffline) {
@@ -875,12 +766,12 @@ func TestSilentUnit(t *testing.T) {
 	if info := r.dev.Info(); info.Ready || len(info.LastErrors) == 0 {
 		t.Errorf("Info while offline: %+v", info)
 	}
-	r.await(kiosk.EventPowerUp, 2)
-	r.await(kiosk.EventFaultCleared, 1)
+	r.Await(kiosk.EventPowerUp, 2)
+	r.Await(kiosk.EventFaultCleared, 1)
 	r.ready(2)
 	want := []kiosk.AcceptorEventKind{kiosk.EventPowerUp, kiosk.EventReady, kiosk.EventFault,
 		kiosk.EventPowerUp, kiosk.EventFaultCleared, kiosk.EventReady}
-	if got := r.kinds(); !slices.Equal(got, want) {
+	if got := r.Kinds(); !slices.Equal(got, want) {
 		t.Errorf("events %v, want %v", got, want)
 	}
 	r.stackOne(kiosk.Tenge(200), 1)
@@ -899,19 +790,19 @@ func TestUnplugReplug(t *testing.T) {
 	r.stackOne(kiosk.Tenge(1000), 1)
 
 	emu.Unplug()
-	if e := r.await(kiosk.EventFault, 1); e.Fault != kiosk.FaultDisconnected {
+	if e := r.Await(kiosk.EventFault, 1); e.Fault != kiosk.FaultDisconnected {
 		t.Fatalf("fault %s, want disconnected", e.Fault)
 	}
 	time.Sleep(time.Second) // a few failed reconnects
 	if err := emu.Replug(); err != nil {
 		t.Fatal(err)
 	}
-	r.await(kiosk.EventFaultCleared, 1)
+	r.Await(kiosk.EventFaultCleared, 1)
 	r.ready(2)
 	r.stackOne(kiosk.Tenge(1000), 2)
 	quiet()
-	r.wantCount(kiosk.EventFault, 1)
-	r.wantCount(kiosk.EventStacked, 2)
+	r.WantCount(kiosk.EventFault, 1)
+	r.WantCount(kiosk.EventStacked, 2)
 	if got := r.emu.Stacked()[kiosk.Tenge(1000)]; got != 2 {
 		t.Errorf("cash box holds %d bills, want 2", got)
 	}
@@ -930,18 +821,18 @@ func TestUnplugWithBillInEscrow(t *testing.T) {
 	r := attach(t, emu, link, id003.Opts{})
 	r.ready(1)
 	r.insert(kiosk.Tenge(500))
-	r.await(kiosk.EventEscrow, 1)
+	r.Await(kiosk.EventEscrow, 1)
 	emu.Unplug()
-	r.await(kiosk.EventFault, 1)
+	r.Await(kiosk.EventFault, 1)
 	if err := emu.Replug(); err != nil {
 		t.Fatal(err)
 	}
-	if e := r.await(kiosk.EventReturned, 1); e.Value != kiosk.Tenge(500) {
+	if e := r.Await(kiosk.EventReturned, 1); e.Value != kiosk.Tenge(500) {
 		t.Errorf("returned %s", e.Value)
 	}
-	r.await(kiosk.EventReady, 2)
+	r.Await(kiosk.EventReady, 2)
 	quiet()
-	r.wantCount(kiosk.EventStacked, 0)
+	r.WantCount(kiosk.EventStacked, 0)
 	if st := emu.Stacked(); len(st) != 0 {
 		t.Errorf("cash box %v", st)
 	}
@@ -961,13 +852,13 @@ func TestReconnectRemembersTheLastBill(t *testing.T) {
 	r := attach(t, emu, link, id003.Opts{})
 	r.ready(1)
 	r.insert(kiosk.Tenge(2000))
-	r.await(kiosk.EventEscrow, 1)
+	r.Await(kiosk.EventEscrow, 1)
 	r.emu.DamageACKs(1 << 30) // the unit never hears the driver's ACK
 	r.dev.Stack(r.ctx)
-	r.await(kiosk.EventStacked, 1)
+	r.Await(kiosk.EventStacked, 1)
 	time.Sleep(300 * time.Millisecond) // VEND VALID reported again, and ACKed again
 	emu.Unplug()
-	r.await(kiosk.EventFault, 1)
+	r.Await(kiosk.EventFault, 1)
 	r.emu.DamageACKs(0)
 	if st := emu.Status(); !strings.Contains(st, "vend_valid") {
 		t.Fatalf("the unit is %s, want still reporting VEND VALID", st)
@@ -975,10 +866,10 @@ func TestReconnectRemembersTheLastBill(t *testing.T) {
 	if err := emu.Replug(); err != nil {
 		t.Fatal(err)
 	}
-	r.await(kiosk.EventReady, 2)
+	r.Await(kiosk.EventReady, 2)
 	quiet()
-	r.wantCount(kiosk.EventStacked, 1)
-	if p := r.await(kiosk.EventPowerUp, 2); p.BillAt != kiosk.BillNowhere {
+	r.WantCount(kiosk.EventStacked, 1)
+	if p := r.Await(kiosk.EventPowerUp, 2); p.BillAt != kiosk.BillNowhere {
 		t.Errorf("power-up after the reconnect %s, want nothing (the bill was counted)", p.BillAt)
 	}
 	if got := emu.Stacked()[kiosk.Tenge(2000)]; got != 1 {
@@ -990,7 +881,7 @@ func TestNoUnitAtBoot(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "ttyUSB9")
 	r := attach(t, nil, path, id003.Opts{})
-	if e := r.await(kiosk.EventFault, 1); e.Fault != kiosk.FaultDisconnected || !strings.Contains(e.Detail, "ttyUSB9") {
+	if e := r.Await(kiosk.EventFault, 1); e.Fault != kiosk.FaultDisconnected || !strings.Contains(e.Detail, "ttyUSB9") {
 		t.Errorf("fault %s %q, want disconnected naming the port", e.Fault, e.Detail)
 	}
 	if err := r.dev.Stack(r.ctx); !errors.Is(err, kiosk.ErrAcceptorOffline) {
@@ -1001,8 +892,8 @@ func TestNoUnitAtBoot(t *testing.T) {
 		t.Skip(err)
 	}
 	defer emu.Close()
-	r.await(kiosk.EventFaultCleared, 1)
-	r.await(kiosk.EventReady, 1)
+	r.Await(kiosk.EventFaultCleared, 1)
+	r.Await(kiosk.EventReady, 1)
 }
 
 // Close inhibits the unit and stops; events the reader had not taken yet
@@ -1100,7 +991,7 @@ func TestCloseDisablesAndStops(t *testing.T) {
 func TestLastActivityAdvancesWhilePolling(t *testing.T) {
 	t.Parallel()
 	r := newRig(t, id003test.EmuOptions{}, id003.Opts{})
-	r.await(kiosk.EventReady, 1)
+	r.Await(kiosk.EventReady, 1)
 	first := r.dev.LastActivity()
 	if first.IsZero() {
 		t.Fatal("no activity stamped after start-up")
