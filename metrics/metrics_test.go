@@ -39,6 +39,7 @@ func (f *fakeSource) DoorOpen() bool                                  { return f
 func (f *fakeSource) DoorAlarm() bool                                 { return f.alarm }
 func (f *fakeSource) Review(context.Context) (metrics.Review, error)  { return f.review, f.ledgerEr }
 func (f *fakeSource) LedgerOK(context.Context) bool                   { return f.ledgerOK }
+func (f *fakeSource) Disk() (free, total uint64, err error)           { return 150 << 20, 1000 << 20, nil }
 
 type fakePrinter struct{ active []string }
 
