@@ -450,21 +450,8 @@ func (r *tortureRig) torment(i int, l *tortureLife) (killed bool) {
 			return false
 		}
 		where := r.emu.Status()
-		sent := time.Now()
-		l.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-l.exited:
-		case <-time.After(stopTimeout):
-			l.cmd.Process.Kill()
-			<-l.exited
-			r.problem("cut %d (seed %d): kioskd did not stop within %s of SIGTERM (acceptor %s); it was killed",
-				i, r.seed, stopTimeout, where)
-		}
-		took := time.Since(sent)
+		took, _ := r.stop(l, fmt.Sprintf("cut %d", i), " (acceptor "+where+")")
 		r.maxStop = max(r.maxStop, took)
-		if l.err != nil && took < stopTimeout && !diedOfSIGTERM(l.err) {
-			r.problem("cut %d (seed %d): kioskd exited with %v after SIGTERM (acceptor %s)", i, r.seed, l.err, where)
-		}
 		r.note(i, killRestart, "", fmt.Sprintf("%s after %s, stopped in %s; acceptor %s",
 			delay.Round(time.Millisecond), since(duringStart), took.Round(time.Millisecond), where))
 	}
@@ -936,7 +923,9 @@ func (r *tortureRig) visit(i int) {
 		}
 		r.mu.Unlock()
 	}
-	r.stop(l, fmt.Sprintf("after the collection after cut %d", i))
+	if _, killed := r.stop(l, fmt.Sprintf("after the collection after cut %d", i), ""); killed {
+		r.powerCut()
+	}
 }
 
 // dumpAndKill ends a stuck kioskd with SIGQUIT, on which the Go runtime
@@ -953,20 +942,24 @@ func dumpAndKill(l *tortureLife) {
 }
 
 // stop ends a life with SIGTERM, as systemctl stop does: kioskd must exit
-// cleanly within the stop timeout.
-func (r *tortureRig) stop(l *tortureLife, when string) {
+// cleanly within the stop timeout, or it is killed. It reports how long the
+// stop took and whether kioskd had to be killed; when and detail place a
+// problem in the run.
+func (r *tortureRig) stop(l *tortureLife, when, detail string) (took time.Duration, killed bool) {
+	sent := time.Now()
 	l.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-l.exited:
-		if l.err != nil && !diedOfSIGTERM(l.err) {
-			r.problem("%s (seed %d): kioskd exited with %v after SIGTERM", when, r.seed, l.err)
-		}
 	case <-time.After(stopTimeout):
-		r.problem("%s (seed %d): kioskd did not stop within %s of SIGTERM", when, r.seed, stopTimeout)
 		l.cmd.Process.Kill()
 		<-l.exited
-		r.powerCut()
+		killed = true
+		r.problem("%s (seed %d): kioskd did not stop within %s of SIGTERM%s; it was killed", when, r.seed, stopTimeout, detail)
 	}
+	if !killed && l.err != nil && !diedOfSIGTERM(l.err) {
+		r.problem("%s (seed %d): kioskd exited with %v after SIGTERM%s", when, r.seed, l.err, detail)
+	}
+	return time.Since(sent), killed
 }
 
 // collect runs the collection with the cassette's physical count, through
@@ -1015,7 +1008,9 @@ func (r *tortureRig) finish(began time.Time) {
 		r.collections++
 		r.waitDrained("after the collection")
 	}
-	r.stop(l, "at the end")
+	if _, killed := r.stop(l, "at the end", ""); killed {
+		r.powerCut()
+	}
 	cassette := r.everStacked()
 
 	bank, err := readBankTopUps(r.bankDB)

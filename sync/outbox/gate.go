@@ -66,9 +66,8 @@ func (g *Gate) HeldSince() (since time.Time, ok bool) {
 
 // Held reports whether the gate is held.
 func (g *Gate) Held() bool {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return g.held
+	_, held := g.HeldSince()
+	return held
 }
 
 func (g *Gate) state() (held bool, since time.Time, open <-chan struct{}) {
@@ -112,7 +111,7 @@ func (o *Outbox) waitGate(ctx context.Context) {
 			// Whatever was completed meanwhile is read once the gate
 			// opens; a Wake need not end the hold.
 		case <-o.closing:
-		case <-o.stop:
+		case <-o.stopCtx.Done():
 		case <-ctx.Done():
 		}
 		t.Stop()

@@ -18,7 +18,7 @@ func (o *Outbox) run(ctx context.Context) {
 	o.mu.Lock()
 	rc := o.runCtx
 	o.mu.Unlock()
-	o.stopCtx, o.stop = ctx, ctx.Done()
+	o.stopCtx = ctx
 	o.nextHeartbeat = o.clock.Now()
 	for {
 		o.pass(rc, false)

@@ -225,7 +225,6 @@ type Outbox struct {
 	alarmCheckAt time.Time
 	// stopCtx is Start's context: waitGate ends with it.
 	stopCtx context.Context
-	stop    <-chan struct{}
 	// holdLogged and holdOverLogged are the start of the last hold logged.
 	holdLogged, holdOverLogged time.Time
 }
